@@ -1,7 +1,9 @@
 """Training hyperparameters: one frozen dataclass, passed to the Trainer through custom_config."""
 
 import dataclasses
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
+
+from models import features as f
 
 # Key of the hyperparameters inside the Trainer's custom_config.
 CUSTOM_CONFIG_KEY = "hparams"
@@ -29,6 +31,10 @@ class HParams:
       plain multi-positive softmax (False, the ablation).
     log_q_correction: subtract the log sampling probability from the logits
       of random negatives (off by default).
+    train_on_unexposed: the losses see unexposed fine-ranking candidates
+      (False: they are treated as padding, the ablation).
+    train_on_out_of_scene: the losses see purchases made in other scenes
+      (False: they are treated as padding, the ablation).
     top_k: K of the serving signature's top-K output (K = min(N, top_k)).
     max_candidates: the serving signatures refuse more candidates than this.
     seed: seed of weight initialisation and data shuffling.
@@ -49,6 +55,8 @@ class HParams:
   distill_unexposed: bool = True
   revised_softmax: bool = True
   log_q_correction: bool = False
+  train_on_unexposed: bool = True
+  train_on_out_of_scene: bool = True
   top_k: int = 100
   max_candidates: int = 10_000
   seed: int = 0
@@ -67,6 +75,13 @@ class HParams:
     if not 0 <= self.label_smoothing < 1:
       raise ValueError(
           f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+  @property
+  def excluded_sample_types(self) -> Tuple[int, ...]:
+    """List entry types (features.SAMPLE_*) the losses treat as padding."""
+    return tuple(t for t, used in (
+        (f.SAMPLE_UNEXPOSED, self.train_on_unexposed),
+        (f.SAMPLE_OUT_OF_SCENE, self.train_on_out_of_scene)) if not used)
 
   def to_custom_config(self) -> dict:
     return {CUSTOM_CONFIG_KEY: dataclasses.asdict(self)}

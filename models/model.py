@@ -24,7 +24,8 @@ class CoarseRankingModel(tfrs.Model):
         label_smoothing=hparams.label_smoothing,
         distill_unexposed=hparams.distill_unexposed,
         revised_softmax=hparams.revised_softmax,
-        log_q_correction=hparams.log_q_correction)
+        log_q_correction=hparams.log_q_correction,
+        excluded_sample_types=hparams.excluded_sample_types)
 
   def score(self, queries: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
     """`[batch, dim]` x `[batch, list_size, dim]` -> `[batch, list_size]`."""

@@ -1,13 +1,14 @@
 """The TFX Trainer entry point: run_fn trains the coarse ranker and exports its SavedModel."""
 
 import logging
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer import fn_args_utils
 from tfx_bsl.public import tfxio
 
+from models import baseline
 from models import features as f
 from models import hparams as hparams_lib
 from models import model as model_lib
@@ -56,12 +57,18 @@ def build_model(tf_transform_output: tft.TFTransformOutput,
   return model
 
 
-def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
-  """Trains on the transformed examples and exports the serving model.
+BuildFn = Callable[[tft.TFTransformOutput, hparams_lib.HParams],
+                   tf.keras.Model]
+
+
+def train_and_export(fn_args: fn_args_utils.FnArgs,
+                     build_fn: BuildFn) -> None:
+  """Trains the model `build_fn` returns and exports its serving model.
 
   Hyperparameters come from `custom_config` (see hparams.HParams);
   TensorBoard logs go to `model_run_dir`, the SavedModel to
-  `serving_model_dir`.
+  `serving_model_dir`. The model needs `query_tower`, `item_tower` and
+  `temperature` for the export.
   """
   hparams = hparams_lib.HParams.from_custom_config(fn_args.custom_config)
   logging.info("training with %s", hparams)
@@ -73,7 +80,7 @@ def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
   evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor,
                         tf_transform_output, hparams.batch_size,
                         shuffle=False)
-  model = build_model(tf_transform_output, hparams)
+  model = build_fn(tf_transform_output, hparams)
   model.fit(train, epochs=1, steps_per_epoch=fn_args.train_steps,
             validation_data=evaluation, validation_steps=fn_args.eval_steps,
             callbacks=[tf.keras.callbacks.TensorBoard(
@@ -85,6 +92,20 @@ def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
   logging.info("exporting with %d catalog items", len(attributes))
   serving.export(model, tf_transform_output, hparams, attributes,
                  fn_args.serving_model_dir)
+
+
+def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
+  """The TFX Trainer entry point of the coarse ranker."""
+  train_and_export(fn_args, build_model)
+
+
+def baseline_run_fn(fn_args: fn_args_utils.FnArgs) -> None:
+  """The TFX Trainer entry point of the TFRS retrieval baseline.
+
+  Trains models/baseline.py's click-pair in-batch softmax with the same
+  hyperparameters, data and budget, and exports the same signatures.
+  """
+  train_and_export(fn_args, baseline.build_baseline)
 
 
 def local_data_accessor() -> fn_args_utils.DataAccessor:

@@ -1,6 +1,6 @@
 """The multi-objective listwise task: weighted softmax losses per objective plus distillation."""
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import tensorflow as tf
 
@@ -24,7 +24,9 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
   exposed (and optionally unexposed) items that have one. With
   log_q_correction, the softmax losses see the logits of random negatives
   minus the log of their sampling probability (the metrics and the
-  distillation see the raw logits).
+  distillation see the raw logits). Entries whose `sample_type` is in
+  `excluded_sample_types` are treated as padding by every loss and metric
+  (the ablations without unexposed items or out-of-scene purchases).
 
   Call args:
     inputs: transformed features with the labels, `mask`, `fine_score`,
@@ -42,14 +44,20 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
                distillation_temperature: float = 1.0,
                label_smoothing: float = 0.1, distill_unexposed: bool = True,
                revised_softmax: bool = True, log_q_correction: bool = False,
-               **kwargs):
+               excluded_sample_types: Sequence[int] = (), **kwargs):
     super().__init__(**kwargs)
+    unknown = set(excluded_sample_types) - set(f.SAMPLE_TYPE_NAMES)
+    if unknown:
+      raise ValueError(f"unknown sample types: {sorted(unknown)}; known: "
+                       f"{f.SAMPLE_TYPE_NAMES}")
     self._config = dict(
         w_exposure=w_exposure, w_click=w_click, w_purchase=w_purchase,
         w_distillation=w_distillation,
         distillation_temperature=distillation_temperature,
         label_smoothing=label_smoothing, distill_unexposed=distill_unexposed,
-        revised_softmax=revised_softmax, log_q_correction=log_q_correction)
+        revised_softmax=revised_softmax, log_q_correction=log_q_correction,
+        excluded_sample_types=sorted(set(excluded_sample_types)))
+    self._excluded = tuple(sorted(set(excluded_sample_types)))
     self._log_q_correction = log_q_correction
     self._objectives = ((f.LABEL_EXPOSURE, w_exposure),
                         (f.LABEL_CLICK, w_click),
@@ -71,13 +79,24 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
   def metrics(self):
     return list(self._loss_trackers.values()) + self._list_metrics
 
+  def valid(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """bool `[batch, list_size]`: entries the losses and metrics see.
+
+    Those with `mask == 1` whose sample type is not excluded.
+    """
+    valid = tf.equal(_xf(inputs, f.MASK), 1)
+    sample_type = _xf(inputs, f.SAMPLE_TYPE)
+    for excluded in self._excluded:
+      valid &= tf.not_equal(sample_type, excluded)
+    return valid
+
   def distillation_set(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """bool `[batch, list_size]`: entries the teacher distils over."""
     sample_type = _xf(inputs, f.SAMPLE_TYPE)
     allowed = tf.equal(sample_type, f.SAMPLE_EXPOSED)
     if self._distill_unexposed:
       allowed |= tf.equal(sample_type, f.SAMPLE_UNEXPOSED)
-    return (allowed & tf.equal(_xf(inputs, f.MASK), 1)
+    return (allowed & self.valid(inputs)
             & tf.equal(_xf(inputs, f.FINE_SCORE_MASK), 1))
 
   def softmax_logits(self, inputs: Mapping[str, tf.Tensor],
@@ -91,7 +110,7 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
 
   def call(self, inputs: Mapping[str, tf.Tensor], logits: tf.Tensor,
            training: bool = False) -> tf.Tensor:
-    valid = tf.equal(_xf(inputs, f.MASK), 1)
+    valid = self.valid(inputs)
     softmax_logits = self.softmax_logits(inputs, logits)
     total = tf.constant(0.0)
     for key, weight in self._objectives:

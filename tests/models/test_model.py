@@ -132,6 +132,66 @@ def test_distillation_set_follows_config():
                                 [True, True, False, False, False])
 
 
+def test_excluded_sample_types_are_padding_for_every_loss():
+  batch = _transformed_batch()
+  # List 1: types exposed, exposed, out-of-scene, random, random; its only
+  # purchase is the out-of-scene entry. List 2 buys entry 1 (exposed).
+  batch[f.transformed_name(f.SAMPLE_TYPE)] = np.array(
+      [[1, 1, 3, 4, 4]] * 3) * batch[f.transformed_name(f.MASK)]
+  batch[f.transformed_name(f.LABEL_PURCHASE)] = np.array(
+      [[0, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 1, 0, 0, 0]])
+  s = np.random.default_rng(5).normal(size=(3, 5))
+  logits = tf.constant(s, tf.float32)
+  purchase_only = dict(w_exposure=0.0, w_click=0.0, w_distillation=0.0)
+  task = multi_objective.MultiObjectiveListwiseTask(
+      excluded_sample_types=[f.SAMPLE_OUT_OF_SCENE], **purchase_only)
+  # List 1 has no purchase left; list 2's positive (entry 1) is against
+  # entries 0, 3 and 4: entry 2 is excluded like padding.
+  list2 = -np.log(np.exp(s[2, 1]) / np.exp(s[2, [0, 1, 3, 4]]).sum())
+  assert float(task(batch, logits)) == pytest.approx(list2 / 3, rel=1e-5)
+  # The same as the default task on lists where entry 2 is padding.
+  padded = dict(batch)
+  padded[f.transformed_name(f.MASK)] = batch[
+      f.transformed_name(f.MASK)] * np.array([1, 1, 0, 1, 1])
+  everything = multi_objective.MultiObjectiveListwiseTask(
+      excluded_sample_types=[f.SAMPLE_OUT_OF_SCENE])
+  assert float(everything(batch, logits)) == pytest.approx(
+      float(multi_objective.MultiObjectiveListwiseTask()(padded, logits)),
+      rel=1e-6)
+  clone = tf.keras.layers.deserialize(tf.keras.layers.serialize(task))
+  assert clone.get_config() == task.get_config()
+  assert float(clone(batch, logits)) == pytest.approx(list2 / 3, rel=1e-5)
+  with pytest.raises(ValueError, match="unknown sample types"):
+    multi_objective.MultiObjectiveListwiseTask(excluded_sample_types=[9])
+
+
+def test_unexposed_exclusion_also_leaves_the_distillation_set():
+  batch = _transformed_batch()
+  task = multi_objective.MultiObjectiveListwiseTask(
+      distill_unexposed=True, excluded_sample_types=[f.SAMPLE_UNEXPOSED])
+  # sample types 1 1 2 4 4, fine score on the first 3.
+  np.testing.assert_array_equal(task.distillation_set(batch).numpy()[1],
+                                [True, True, False, False, False])
+  np.testing.assert_array_equal(task.valid(batch).numpy()[1],
+                                [True, True, False, True, True])
+
+
+@pytest.mark.parametrize("unexposed,out_of_scene,expected", [
+    (True, True, ()),
+    (False, True, (f.SAMPLE_UNEXPOSED,)),
+    (True, False, (f.SAMPLE_OUT_OF_SCENE,)),
+    (False, False, (f.SAMPLE_UNEXPOSED, f.SAMPLE_OUT_OF_SCENE)),
+])
+def test_hparams_name_the_excluded_sample_types(unexposed, out_of_scene,
+                                                expected):
+  hparams = hparams_lib.HParams(train_on_unexposed=unexposed,
+                                train_on_out_of_scene=out_of_scene)
+  assert hparams.excluded_sample_types == expected
+  assert model_lib.CoarseRankingModel(
+      towers.VocabSizes(**VOCAB), hparams).task.get_config()[
+          "excluded_sample_types"] == sorted(expected)
+
+
 def test_hparams_custom_config_round_trip():
   hparams = hparams_lib.HParams(w_distillation=0.0, revised_softmax=False)
   assert hparams_lib.HParams.from_custom_config(
