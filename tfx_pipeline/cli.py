@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from components.listwise import params as params_lib
 from tfx_pipeline import flags
+from tfx_pipeline.ablation import cli as ablation_cli
 
 # Heavy modules (TensorFlow, Beam) are imported inside the handlers so that
 # `--help` and the light subcommands never pay for them.
@@ -352,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
   _add_run_parser(sub)
   _add_compile_kfp_parser(sub)
   _add_demo_parser(sub)
+  ablation_cli.add_parser(sub)
   return parser
 
 
@@ -417,6 +419,7 @@ def _add_compile_kfp_parser(sub) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
   os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
   args = build_parser().parse_args(argv)
+  args.argv = list(sys.argv[1:] if argv is None else argv)
   logging.basicConfig(
       level=logging.DEBUG if args.verbose else logging.INFO,
       format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,4 +1,4 @@
-"""Synthetic logs through ListwiseExampleGen and Transform on LocalDagRunner, for tests and benchmarks."""
+"""Logs through ListwiseExampleGen and Transform on LocalDagRunner, for tests, benchmarks and ablations."""
 
 import dataclasses
 import glob
@@ -22,6 +22,8 @@ class TransformedWorld:
   eval: str  # transformed eval split, a file pattern.
   graph: str  # the Transform graph (TFTransformOutput directory).
   eval_sets: str  # eval candidate sets, a file pattern.
+  examples_eval: str  # untransformed eval split directory.
+  eval_sets_dir: str  # eval candidate sets split directory.
 
 
 def transform_world(root: str, world: config_lib.WorldConfig,
@@ -30,6 +32,13 @@ def transform_world(root: str, world: config_lib.WorldConfig,
   """Generates `world` under `root` and runs examples -> schema -> Transform."""
   logs = os.path.join(root, "logs")
   write.write_logs(logs, world, overwrite=True)
+  return transform_logs(root, logs, params)
+
+
+def transform_logs(root: str, logs: str,
+                   params: params_lib.ListwiseParams = (
+                       params_lib.ListwiseParams())) -> TransformedWorld:
+  """Runs examples -> schema -> Transform on `logs`, writing under `root`."""
   examples = listwise_component.ListwiseExampleGen(logs_dir=logs,
                                                    params=params)
   schema = schema_component.ListwiseSchemaGen(
@@ -50,10 +59,14 @@ def transform_world(root: str, world: config_lib.WorldConfig,
     return max(found, key=lambda p: int(os.path.basename(p)))
 
   transformed = newest("Transform", "transformed_examples", "*")
+  eval_sets = os.path.join(newest("ListwiseExampleGen", "eval_candidates",
+                                  "*"), "Split-eval")
   return TransformedWorld(
       root=root,
       train=os.path.join(transformed, "Split-train", "*"),
       eval=os.path.join(transformed, "Split-eval", "*"),
       graph=newest("Transform", "transform_graph", "*"),
-      eval_sets=os.path.join(newest("ListwiseExampleGen", "eval_candidates",
-                                    "*"), "Split-eval", "*"))
+      eval_sets=os.path.join(eval_sets, "*"),
+      examples_eval=os.path.join(newest("ListwiseExampleGen", "examples", "*"),
+                                 "Split-eval"),
+      eval_sets_dir=eval_sets)
