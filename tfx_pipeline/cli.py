@@ -10,18 +10,23 @@ from typing import List, Optional
 from components.listwise import params as params_lib
 from tfx_pipeline import flags
 from tfx_pipeline.ablation import cli as ablation_cli
+from tfx_pipeline.synthetic import config as world_config
 
 # Heavy modules (TensorFlow, Beam) are imported inside the handlers so that
 # `--help` and the light subcommands never pay for them.
 
 
 def _generate(args: argparse.Namespace) -> int:
-  from tfx_pipeline.synthetic import config as config_lib
   from tfx_pipeline.synthetic import write
 
-  cfg = config_lib.WorldConfig(num_requests=args.requests,
-                               num_items=args.items, num_users=args.users,
-                               seed=args.seed)
+  try:
+    cfg = world_config.WorldConfig(
+        num_requests=args.requests, num_items=args.items,
+        num_users=args.users, fine_head_share=args.fine_head_share,
+        fine_tail_bias=args.fine_tail_bias, seed=args.seed)
+  except ValueError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
   try:
     summary = write.write_logs(args.out, cfg, overwrite=args.overwrite)
   except write.OutputNotEmptyError as e:
@@ -312,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
   gen.add_argument("--users", type=int, default=None,
                    help="number of users (default: max(50, requests // 4))")
   gen.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+  world = world_config.WorldConfig()
+  gen.add_argument("--fine-head-share", type=float,
+                   default=world.fine_head_share,
+                   help="share of the catalog, by popularity, the fine "
+                        "ranker knows well (default: %(default)s); see "
+                        "WorldConfig.fine_head_share")
+  gen.add_argument("--fine-tail-bias", type=float,
+                   default=world.fine_tail_bias,
+                   help="standard deviation of the fine ranker's per-item "
+                        "bias on the items it does not know "
+                        "(default: %(default)s)")
   gen.add_argument("--overwrite", action="store_true",
                    help="replace tables already in --out")
   gen.add_argument("--json", action="store_true",

@@ -15,7 +15,7 @@ from tfx_pipeline import cli
 from tfx_pipeline import flags
 
 SUBCOMMANDS = ("generate", "validate-logs", "build-examples", "serve",
-               "query", "report")
+               "query", "report", "run", "compile-kfp", "demo", "ablate")
 
 
 @pytest.mark.parametrize("argv", [["--help"]] + [[s, "--help"]
@@ -46,6 +46,23 @@ def test_generate_then_validate_is_clean(logs_dir, capsys):
 def test_generate_refuses_non_empty_output(logs_dir, capsys):
   assert cli.main(["generate", "--out", logs_dir, "--requests", "10"]) == 2
   assert "--overwrite" in capsys.readouterr().err
+
+
+def test_generate_sets_the_fine_ranker_knowledge(logs_dir, tmp_path, capsys):
+  narrow = str(tmp_path / "narrow")
+  assert cli.main(["generate", "--out", narrow, "--requests", "120",
+                   "--items", "600", "--seed", "5", "--fine-head-share",
+                   "0.05", "--fine-tail-bias", "2.0"]) == 0
+  read = lambda d, t: pq.read_table(os.path.join(d, t)).to_pandas()
+  # Same requests and retrieval; only the fine ranker's scores differ.
+  assert read(narrow, c.REQUESTS).equals(read(logs_dir, c.REQUESTS))
+  default, changed = (read(d, c.CANDIDATES) for d in (logs_dir, narrow))
+  assert default[c.ITEM_ID].tolist() == changed[c.ITEM_ID].tolist()
+  assert not default[c.FINE_SCORE].equals(changed[c.FINE_SCORE])
+  capsys.readouterr()
+  assert cli.main(["generate", "--out", str(tmp_path / "bad"),
+                   "--fine-head-share", "1.5"]) == 2
+  assert "fine_head_share must be in [0, 1]" in capsys.readouterr().err
 
 
 def test_validate_exit_codes_for_row_and_schema_faults(logs_dir, tmp_path,
