@@ -23,7 +23,9 @@ def _generate(args: argparse.Namespace) -> int:
     cfg = world_config.WorldConfig(
         num_requests=args.requests, num_items=args.items,
         num_users=args.users, fine_head_share=args.fine_head_share,
-        fine_tail_bias=args.fine_tail_bias, seed=args.seed)
+        fine_tail_bias=args.fine_tail_bias,
+        out_of_scene_shown_weight=args.out_of_scene_shown_weight,
+        seed=args.seed)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
@@ -328,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="standard deviation of the fine ranker's per-item "
                         "bias on the items it does not know "
                         "(default: %(default)s)")
+  gen.add_argument("--out-of-scene-shown-weight", type=float,
+                   default=world.out_of_scene_shown_weight,
+                   help="out-of-scene purchase propensity of shown items "
+                        "relative to items not shown (default: "
+                        "%(default)s: only items not shown)")
   gen.add_argument("--overwrite", action="store_true",
                    help="replace tables already in --out")
   gen.add_argument("--json", action="store_true",

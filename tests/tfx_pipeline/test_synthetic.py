@@ -234,7 +234,25 @@ def test_wanted_items_are_bought_out_of_scene(generated, frames):
   assert np.isnan(tx.utility[tx.source < 0]).all()
 
 
+def test_shown_items_can_be_bought_out_of_scene_when_weighted():
+  cfg = config_lib.WorldConfig(num_requests=1500, num_items=1000, seed=3,
+                               out_of_scene_shown_weight=1.0)
+  tables, _, logs = world_lib.generate(cfg)
+  req = tables[c.REQUESTS].to_pandas()
+  imp = tables[c.IMPRESSIONS].to_pandas()
+  tx = tables[c.TRANSACTIONS].to_pandas().assign(
+      source=_concat(logs, "transaction_source"))
+  caused = tx[(tx.scene != c.SEARCH_SCENE) & (tx.source >= 0)]
+  shown = set(zip(imp.request_id[imp.exposed], imp.item_id[imp.exposed]))
+  of_shown = [p in shown for p in zip(
+      req.request_id.to_numpy()[caused.source], caused.item_id)]
+  # Shown items are 10 of 500 retrieved but the most wanted ones: with
+  # equal weight they take a visible share, and not all of it.
+  assert 0.01 < np.mean(of_shown) < 0.9
+
+
 @pytest.mark.parametrize("kwargs, message", [
+    (dict(out_of_scene_shown_weight=-1.0), "out_of_scene_shown_weight"),
     (dict(num_requests=0), "num_requests"),
     (dict(num_categories=30), "num_categories"),
     (dict(coarse_size=600), "exposed_size <= coarse_size"),

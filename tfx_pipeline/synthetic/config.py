@@ -61,6 +61,9 @@ class WorldConfig:
       window after the request.
     out_of_scene_threshold: utility around which out-of-scene purchase
       probability rises.
+    out_of_scene_shown_weight: out-of-scene purchase propensity of a shown
+      item relative to an item not shown (0: only items not shown are bought
+      elsewhere; 1: shown items too, alike, e.g. bought later from the cart).
     background_purchase_rate: purchases per request unrelated to any request
       (random user, item by popularity, random time): noise for attribution.
     attribution_window_s: window after a request in which its out-of-scene
@@ -106,6 +109,7 @@ class WorldConfig:
   purchase_threshold: float = 6.5
   out_of_scene_rate: float = 0.3
   out_of_scene_threshold: float = 4.5
+  out_of_scene_shown_weight: float = 0.0
   background_purchase_rate: float = 0.03
   attribution_window_s: int = DAY_S
   days: int = 30
@@ -138,6 +142,9 @@ class WorldConfig:
       value = getattr(self, name)
       if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}")
+    if self.out_of_scene_shown_weight < 0:
+      raise ValueError("out_of_scene_shown_weight must be >= 0, got "
+                       f"{self.out_of_scene_shown_weight}")
     if self.requests_per_file < 1:
       raise ValueError("requests_per_file must be >= 1")
 

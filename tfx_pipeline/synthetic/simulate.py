@@ -104,11 +104,12 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
   purchased = clicked & (rng.random(passed.shape)
                          < _sigmoid(u_imp - cfg.purchase_threshold))
 
-  # Out-of-scene purchases of wanted items that were retrieved but not shown.
+  # Out-of-scene purchases of wanted items that were retrieved (shown ones
+  # with a relative weight, by default 0).
   shown = np.zeros((r, k), dtype=bool)
   shown[rows, passed[:, :cfg.exposed_size]] = True
-  raw = np.where(shown, 0.0,
-                 _sigmoid(2.0 * (utility - cfg.out_of_scene_threshold)))
+  raw = (np.where(shown, cfg.out_of_scene_shown_weight, 1.0)
+         * _sigmoid(2.0 * (utility - cfg.out_of_scene_threshold)))
   scale = cfg.out_of_scene_rate / max(raw.sum(axis=1).mean(), 1e-12)
   oos_r, oos_c = np.nonzero(rng.random((r, k)) < raw * scale)
   oos_ts = (arrivals.ts[req][oos_r]
