@@ -53,8 +53,8 @@ def main() -> None:
   parser.add_argument("--requests", type=int, nargs="+",
                       default=[20_000, 100_000])
   parser.add_argument("--train-steps", type=int, default=2_000)
-  parser.add_argument("--beam-mode", default="in_memory",
-                      choices=["in_memory", "multi_processing"])
+  parser.add_argument("--beam-mode", default="multi_processing",
+                      choices=["multi_processing", "in_memory"])
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     for n in args.requests:

@@ -510,12 +510,9 @@ def _add_run_parser(sub) -> None:
   run.add_argument("--tolerance", type=float, default=0.01,
                    help="allowed drop below the last blessed model "
                         "(default: %(default)s)")
-  run.add_argument("--beam-mode", default="in_memory",
-                   choices=["in_memory", "multi_processing"],
-                   help="DirectRunner mode (default: %(default)s); "
-                        "multi_processing lost rows intermittently at 100k "
-                        "requests with Beam 2.59 (the run then fails its "
-                        "reconciliation check): see README")
+  run.add_argument("--beam-mode", default="multi_processing",
+                   choices=["multi_processing", "in_memory"],
+                   help="DirectRunner mode (default: %(default)s)")
   run.add_argument("--beam-workers", type=int, default=2,
                    help="DirectRunner worker processes "
                         "(default: %(default)s)")
@@ -555,8 +552,8 @@ def _add_demo_parser(sub) -> None:
                       help="world seed (default: %(default)s)")
   parser.add_argument("--train-steps", type=int, default=2_000,
                       help="training steps (default: %(default)s)")
-  parser.add_argument("--beam-mode", default="in_memory",
-                      choices=["in_memory", "multi_processing"],
+  parser.add_argument("--beam-mode", default="multi_processing",
+                      choices=["multi_processing", "in_memory"],
                       help="DirectRunner mode (default: %(default)s)")
   parser.set_defaults(handler=_demo)
 

@@ -30,7 +30,7 @@ class DemoConfig:
   requests: int = 5_000
   seed: int = 0
   train_steps: int = 2_000
-  beam_mode: str = "in_memory"
+  beam_mode: str = "multi_processing"
   beam_workers: int = 2
 
 

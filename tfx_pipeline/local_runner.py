@@ -11,6 +11,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
+from components import beam_direct
 from tfx_pipeline import pipeline as pipeline_lib
 
 PIPELINE_DIR = "pipeline"
@@ -113,6 +114,7 @@ def run(logs_dir: str, output_dir: str,
   """
   layout = OutputLayout(os.path.abspath(output_dir))
   os.makedirs(layout.output_dir, exist_ok=True)
+  beam_direct.use_size_based_runner_flush()
   pipeline = pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name, pipeline_root=layout.pipeline_root,
       logs_dir=os.path.abspath(logs_dir), serving_dir=layout.serving_dir,

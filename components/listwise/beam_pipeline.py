@@ -11,6 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 import pyarrow as pa
 
+from components import beam_direct
 from components.listwise import beam_joins
 from components.listwise import beam_rows
 from components.listwise import params as params_lib
@@ -188,6 +189,7 @@ def run(logs_dir: str, params: params_lib.ListwiseParams, out: OutputPaths,
     ReconciliationError: rows were lost (a bug).
   """
   start = time.time()
+  beam_direct.use_size_based_runner_flush()
   table_files = log_files.checked_table_files(log_files.LogFiles(logs_dir))
   logging.info("listwise examples from %s: %s", logs_dir, ", ".join(
       f"{t} {len(f)} files" for t, f in table_files.items()))

@@ -3,6 +3,7 @@
 import json
 from typing import Dict, Iterable, Mapping, Tuple
 
+from components.listwise import split as split_lib
 from components.raw_logs import contract as c
 
 # Count keys are (scope, kind): scope is a table or "lists"/"attribution";
@@ -15,7 +16,7 @@ ATTRIBUTION = "attribution"
 
 
 class ReconciliationError(RuntimeError):
-  """Rows were lost: read != used + quarantined for some table."""
+  """Rows were lost: read != used + quarantined, or lists != requests used."""
 
 
 class QuarantineLimitError(RuntimeError):
@@ -52,7 +53,8 @@ def check(report: Mapping, max_quarantine_share: float) -> None:
   """Raises if rows were lost or a table quarantined too much.
 
   Raises:
-    ReconciliationError: read != used + quarantined for a table (a bug).
+    ReconciliationError: read != used + quarantined for a table, or the
+      train and eval lists do not add up to the requests used (a bug).
     QuarantineLimitError: quarantined / read > max_quarantine_share.
   """
   for table, row in report["tables"].items():
@@ -60,6 +62,12 @@ def check(report: Mapping, max_quarantine_share: float) -> None:
       raise ReconciliationError(
           f"table {table}: read {row['read']} != used {row['used']} + "
           f"quarantined {row['quarantined']}\n{format_report(report)}")
+  lists = sum(report[LISTS].get(split, 0) for split in split_lib.SPLITS)
+  requests_used = report["tables"][c.REQUESTS]["used"]
+  if lists != requests_used:
+    raise ReconciliationError(
+        f"lists: {lists} built != {requests_used} requests used\n"
+        f"{format_report(report)}")
   over = [t for t, row in report["tables"].items()
           if row["read"] and row["quarantined"] / row["read"]
           > max_quarantine_share]

@@ -263,6 +263,14 @@ def test_report_check_catches_lost_rows():
     report_lib.check(report, 1.0)
 
 
+def test_report_check_catches_lost_lists():
+  report = report_lib.build_report(
+      [(("requests", "read"), 4), (("requests", "used"), 4),
+       (("lists", "train"), 2), (("lists", "eval"), 1)], eval_cut_ts=0)
+  with pytest.raises(report_lib.ReconciliationError, match="lists: 3 built"):
+    report_lib.check(report, 1.0)
+
+
 
 def test_validate_logs_finds_the_same_faults(run):
   logs, _, report = run

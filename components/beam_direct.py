@@ -1,0 +1,28 @@
+"""Keeps Beam's local FnApiRunner (DirectRunner with worker processes) from dropping bundle input."""
+
+from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+
+def use_size_based_runner_flush() -> None:
+  """Makes the FnApiRunner's gRPC data plane flush by size only, process-wide.
+
+  Beam 2.59's FnApiRunner serves the data plane of its worker processes
+  (`--direct_running_mode=multi_processing` or `multi_threading`) with
+  `worker_handlers.DATA_BUFFER_TIME_LIMIT_MS` = 1000, so every stream it
+  opens to send a bundle's input to a worker is a
+  `data_plane.TimeBasedBufferingClosableOutputStream`. Its flusher thread
+  calls `flush()` (`get()`, hand the bytes over, `_clear()`) every second
+  while the runner's main thread is still `write()`-ing the input chunks
+  without the stream's lock; chunks written between `get()` and `_clear()`
+  are dropped, and the worker processes the rest of the bundle as if it were
+  complete. Writing one worker's share takes over a second once a stage's
+  input is a few hundred MB (the listwise stage at 100k requests), so whole
+  chunks of a stage's input went missing intermittently.
+
+  The runner writes a bundle's input at once and then closes the stream, so
+  flushing by size (as the SDK worker side does by default) loses nothing
+  and removes the flusher thread. Call before a pipeline runs; the constant
+  is read when the runner starts its worker servers. The in-memory runner
+  does not use this data plane and is unaffected.
+  """
+  worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
