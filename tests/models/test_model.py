@@ -14,6 +14,7 @@ from components.listwise import encode
 from components.listwise import params as params_lib
 from models import features as f
 from models import hparams as hparams_lib
+from models import losses
 from models import model as model_lib
 from models import serving
 from models import trainer
@@ -94,6 +95,48 @@ def test_task_round_trip_and_loss_composition():
                       -np.log(np.exp(s[2, 1]) / np.exp(s[2]).sum())])
   assert float(task(batch, logits)) == pytest.approx(expected, rel=1e-5)
   assert float(clone(batch, logits)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("config", [
+    {}, dict(revised_softmax=False), dict(distill_unexposed=False),
+    dict(log_q_correction=True, label_smoothing=0.3,
+         distillation_temperature=2.0),
+    dict(excluded_sample_types=[f.SAMPLE_UNEXPOSED, f.SAMPLE_OUT_OF_SCENE]),
+])
+def test_task_loss_equals_the_weighted_keras_losses(config):
+  # The task computes the three softmax losses in one call over stacked
+  # labels; the result is the weighted sum of one Keras loss per objective.
+  batch = _transformed_batch(batch=3, list_size=5, seed=7)
+  rng = np.random.default_rng(8)
+  for key in (f.LABEL_EXPOSURE, f.LABEL_CLICK, f.LABEL_PURCHASE):
+    batch[f.transformed_name(key)] = rng.integers(
+        0, 2, (3, 5)) * batch[f.transformed_name(f.MASK)]
+  batch[f.transformed_name(f.SAMPLE_TYPE)] = rng.integers(
+      1, 5, (3, 5)) * batch[f.transformed_name(f.MASK)]
+  batch[f.transformed_name(f.SAMPLING_LOG_Q)] = rng.normal(
+      size=(3, 5)).astype(np.float32)
+  logits = tf.constant(rng.normal(size=(3, 5)), tf.float32)
+  weights = dict(w_exposure=0.2, w_click=0.5, w_purchase=1.0,
+                 w_distillation=0.5)
+  task = multi_objective.MultiObjectiveListwiseTask(**weights, **config)
+  softmax = losses.ListwiseSoftmaxLoss(
+      revised=config.get("revised_softmax", True))
+  distill = losses.ListwiseDistillationLoss(
+      temperature=config.get("distillation_temperature", 1.0),
+      label_smoothing=config.get("label_smoothing", 0.1))
+  valid = task.valid(batch)
+  softmax_logits = task.softmax_logits(batch, logits)
+  expected = 0.0
+  for key, weight in ((f.LABEL_EXPOSURE, 0.2), (f.LABEL_CLICK, 0.5),
+                      (f.LABEL_PURCHASE, 1.0)):
+    labels = tf.where(valid, tf.cast(batch[f.transformed_name(key)],
+                                     tf.float32), -1.0)
+    expected += weight * float(softmax(labels, softmax_logits))
+  teacher = tf.where(task.distillation_set(batch),
+                     batch[f.transformed_name(f.FINE_SCORE)], -np.inf)
+  expected += 0.5 * float(distill(teacher, logits))
+  assert float(task(batch, logits, training=True)) == pytest.approx(
+      expected, rel=1e-6)
 
 
 def test_log_q_correction_shifts_random_negatives_only():
