@@ -23,32 +23,36 @@ def _masked_logsumexp(
   reach neither the result nor the gradient.
 
   Args:
-    x: Float `[batch, list_size]`.
-    mask: Bool `[batch, list_size]`, the entries to sum over.
+    x: Float `[..., list_size]`.
+    mask: Bool `[..., list_size]`, the entries to sum over; `x` and `mask`
+      broadcast against each other (e.g. `[batch, list_size]` logits against
+      `[num_objectives, batch, list_size]` masks).
 
   Returns:
-    A triple `(shift, log_sum, nonempty)` of shape `[batch, 1]`: `shift` and
-    `log_sum` are 0 (finite, with zero gradient) where a list has no masked
-    entry, and `nonempty` tells which lists have one.
+    A triple `(shift, log_sum, nonempty)` of the broadcast shape with a last
+    dimension of 1: `shift` and `log_sum` are 0 (finite, with zero gradient)
+    where a list has no masked entry, and `nonempty` tells which lists have
+    one.
   """
-  nonempty = tf.reduce_any(mask, axis=1, keepdims=True)
-  x = tf.where(mask, x, tf.zeros_like(x))
-  lowest = tf.fill(tf.shape(x), tf.constant(x.dtype.min, x.dtype))
-  shift = tf.reduce_max(tf.where(mask, x, lowest), axis=1, keepdims=True)
-  shift = tf.stop_gradient(tf.where(nonempty, shift, tf.zeros_like(shift)))
-  exp = tf.where(mask, tf.exp(x - shift), tf.zeros_like(x))
-  total = tf.reduce_sum(exp, axis=1, keepdims=True)
-  log_sum = tf.math.log(tf.where(nonempty, total, tf.ones_like(total)))
+  zero = tf.zeros([], x.dtype)
+  nonempty = tf.reduce_any(mask, axis=-1, keepdims=True)
+  x = tf.where(mask, x, zero)
+  shift = tf.reduce_max(tf.where(mask, x, x.dtype.min), axis=-1,
+                        keepdims=True)
+  shift = tf.stop_gradient(tf.where(nonempty, shift, zero))
+  exp = tf.where(mask, tf.exp(x - shift), zero)
+  total = tf.reduce_sum(exp, axis=-1, keepdims=True)
+  log_sum = tf.math.log(tf.where(nonempty, total, tf.ones([], x.dtype)))
   return shift, log_sum, nonempty
 
 
 def _mean_over_positives(per_item: tf.Tensor,
                          positives: tf.Tensor) -> tf.Tensor:
-  """Mean of `per_item` `[batch, list_size]` over `positives`; 0 if none."""
+  """Mean of `per_item` `[..., list_size]` over `positives`; 0 if none."""
   weights = tf.cast(positives, per_item.dtype)
-  num_positives = tf.reduce_sum(weights, axis=1)
-  total = tf.reduce_sum(tf.where(positives, per_item,
-                                 tf.zeros_like(per_item)), axis=1)
+  num_positives = tf.reduce_sum(weights, axis=-1)
+  total = tf.reduce_sum(
+      tf.where(positives, per_item, tf.zeros([], per_item.dtype)), axis=-1)
   return tf.math.divide_no_nan(total, num_positives)
 
 
@@ -60,7 +64,7 @@ def _prepare(labels: tf.Tensor, logits: tf.Tensor,
     logits = tf.cast(logits, tf.float32)
   valid = _valid(mask)
   positives = tf.logical_and(valid, tf.convert_to_tensor(labels) > 0)
-  logits = tf.where(valid, logits, tf.zeros_like(logits))
+  logits = tf.where(valid, logits, tf.zeros([], logits.dtype))
   return logits, valid, positives
 
 
@@ -78,6 +82,11 @@ def revised_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
   negative in its list contributes 0; a list without positives (or without
   valid entries) has loss 0 and zero gradients.
 
+  Leading dimensions of `labels` broadcast against `logits` and `mask`:
+  labels `[num_objectives, batch, list_size]` give the losses of several
+  objectives over the same lists in one computation, each equal to the call
+  with that objective's labels alone.
+
   >>> labels = tf.constant([[1., 1., 0., 0.]])
   >>> logits = tf.constant([[0., 0., 0., 5.]])
   >>> mask = tf.constant([[True, True, True, False]])
@@ -85,20 +94,20 @@ def revised_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
   array([0.6931], dtype=float32)
 
   Args:
-    labels: `[batch, list_size]`, positive where > 0 (0/1 or graded).
+    labels: `[..., batch, list_size]`, positive where > 0 (0/1 or graded).
     logits: Float `[batch, list_size]`, the scores.
     mask: Bool or 0/1 `[batch, list_size]`, True for valid (non-padding)
       entries.
 
   Returns:
-    Float `[batch]`, the loss of each list.
+    Float `[..., batch]`, the loss of each list.
   """
   logits, valid, positives = _prepare(labels, logits, mask)
   negatives = tf.logical_and(valid, tf.logical_not(positives))
   shift, log_sum, has_negatives = _masked_logsumexp(logits, negatives)
   per_positive = tf.where(
       has_negatives, tf.math.softplus((shift - logits) + log_sum),
-      tf.zeros_like(logits))
+      tf.zeros([], logits.dtype))
   return _mean_over_positives(per_positive, positives)
 
 
@@ -112,7 +121,8 @@ def multi_positive_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
       L = -(1/|P|) sum_{p in P} log(e^{s_p} / sum_{j in S} e^{s_j})
 
   A list without positives has loss 0 and zero gradients. With exactly one
-  positive it equals `revised_softmax_loss`.
+  positive it equals `revised_softmax_loss`. Leading dimensions of `labels`
+  broadcast as in `revised_softmax_loss`.
 
   >>> labels = tf.constant([[1., 1., 0., 0.]])
   >>> logits = tf.constant([[0., 0., 0., 5.]])
@@ -121,12 +131,12 @@ def multi_positive_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
   array([1.0986], dtype=float32)
 
   Args:
-    labels: `[batch, list_size]`, positive where > 0 (0/1 or graded).
+    labels: `[..., batch, list_size]`, positive where > 0 (0/1 or graded).
     logits: Float `[batch, list_size]`, the scores.
     mask: Bool or 0/1 `[batch, list_size]`, True for valid entries.
 
   Returns:
-    Float `[batch]`, the loss of each list.
+    Float `[..., batch]`, the loss of each list.
   """
   logits, valid, positives = _prepare(labels, logits, mask)
   shift, log_sum, _ = _masked_logsumexp(logits, valid)
@@ -191,27 +201,25 @@ def distillation_loss(teacher_scores: tf.Tensor, teacher_mask: tf.Tensor,
   if not logits.dtype.is_floating:
     logits = tf.cast(logits, tf.float32)
   dtype = logits.dtype
+  zero = tf.zeros([], dtype)
   in_set = tf.logical_and(_valid(teacher_mask), _valid(mask))
   set_size = tf.reduce_sum(tf.cast(in_set, dtype), axis=1, keepdims=True)
 
   teacher = tf.stop_gradient(tf.cast(teacher_scores, dtype))
-  teacher = tf.where(in_set, teacher, tf.zeros_like(teacher))
+  teacher = tf.where(in_set, teacher, zero)
   teacher = teacher / tf.cast(temperature, dtype)
   shift, log_sum, _ = _masked_logsumexp(teacher, in_set)
   teacher_probs = tf.where(in_set, tf.exp((teacher - shift) - log_sum),
-                           tf.zeros_like(teacher))
+                           zero)
   smoothing = tf.cast(label_smoothing, dtype)
   targets = ((1 - smoothing) * teacher_probs +
-             smoothing * tf.math.divide_no_nan(tf.ones_like(set_size),
-                                               set_size))
-  targets = tf.stop_gradient(
-      tf.where(in_set, targets, tf.zeros_like(targets)))
+             smoothing * tf.math.divide_no_nan(tf.ones([], dtype), set_size))
+  targets = tf.stop_gradient(tf.where(in_set, targets, zero))
 
-  logits = tf.where(in_set, logits, tf.zeros_like(logits))
+  logits = tf.where(in_set, logits, zero)
   shift, log_sum, _ = _masked_logsumexp(logits, in_set)
   log_probs = (logits - shift) - log_sum
-  return -tf.reduce_sum(
-      tf.where(in_set, targets * log_probs, tf.zeros_like(log_probs)), axis=1)
+  return -tf.reduce_sum(tf.where(in_set, targets * log_probs, zero), axis=1)
 
 
 def log_q_correction(logits: tf.Tensor, log_q: tf.Tensor,

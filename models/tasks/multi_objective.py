@@ -5,7 +5,6 @@ from typing import Mapping, Sequence
 import tensorflow as tf
 
 from models import features as f
-from models.losses import keras_losses
 from models.losses import listwise
 from models.metrics import keras_metrics
 
@@ -57,15 +56,17 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
         label_smoothing=label_smoothing, distill_unexposed=distill_unexposed,
         revised_softmax=revised_softmax, log_q_correction=log_q_correction,
         excluded_sample_types=sorted(set(excluded_sample_types)))
+    listwise.check_distillation_params(distillation_temperature,
+                                       label_smoothing)
     self._excluded = tuple(sorted(set(excluded_sample_types)))
     self._log_q_correction = log_q_correction
     self._objectives = ((f.LABEL_EXPOSURE, w_exposure),
                         (f.LABEL_CLICK, w_click),
                         (f.LABEL_PURCHASE, w_purchase))
-    self._softmax = keras_losses.ListwiseSoftmaxLoss(revised=revised_softmax)
-    self._distill = keras_losses.ListwiseDistillationLoss(
-        temperature=distillation_temperature,
-        label_smoothing=label_smoothing)
+    self._softmax_loss = (listwise.revised_softmax_loss if revised_softmax
+                          else listwise.multi_positive_softmax_loss)
+    self._distillation_temperature = float(distillation_temperature)
+    self._label_smoothing = float(label_smoothing)
     self._w_distillation = w_distillation
     self._distill_unexposed = distill_unexposed
     self._loss_trackers = {
@@ -108,25 +109,49 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
         logits, tf.cast(_xf(inputs, f.SAMPLING_LOG_Q), logits.dtype),
         tf.equal(_xf(inputs, f.SAMPLE_TYPE), f.SAMPLE_RANDOM))
 
+  def objective_losses(self, inputs: Mapping[str, tf.Tensor],
+                       logits: tf.Tensor) -> tf.Tensor:
+    """Batch means of the softmax losses, `[num_objectives]`.
+
+    One softmax-loss computation over the objectives' stacked labels
+    `[num_objectives, batch, list_size]`: the logits, the validity mask and
+    the per-list work shared by the objectives are computed once.
+    """
+    labels = tf.stack([_xf(inputs, key) for key, _ in self._objectives])
+    per_list = self._softmax_loss(labels, self.softmax_logits(inputs, logits),
+                                  self.valid(inputs))
+    return tf.reduce_mean(per_list, axis=-1)
+
+  def distillation_loss(self, inputs: Mapping[str, tf.Tensor],
+                        logits: tf.Tensor) -> tf.Tensor:
+    """Batch mean of the distillation loss over `distillation_set`.
+
+    Entries whose fine score is not finite are left out of the set.
+    """
+    teacher = tf.cast(_xf(inputs, f.FINE_SCORE), logits.dtype)
+    in_set = self.distillation_set(inputs) & tf.math.is_finite(teacher)
+    return tf.reduce_mean(listwise.distillation_loss(
+        teacher, in_set, logits, in_set,
+        temperature=self._distillation_temperature,
+        label_smoothing=self._label_smoothing))
+
   def call(self, inputs: Mapping[str, tf.Tensor], logits: tf.Tensor,
            training: bool = False) -> tf.Tensor:
-    valid = self.valid(inputs)
-    softmax_logits = self.softmax_logits(inputs, logits)
     total = tf.constant(0.0)
-    for key, weight in self._objectives:
-      labels = tf.where(valid, tf.cast(_xf(inputs, key), logits.dtype), -1.0)
-      loss = self._softmax(labels, softmax_logits)
+    losses = tf.unstack(self.objective_losses(inputs, logits),
+                        num=len(self._objectives))
+    for (key, weight), loss in zip(self._objectives, losses):
       self._loss_trackers[key].update_state(loss)
       total += weight * loss
-      # The list metrics sort every list: like TFRS tasks with
-      # compute_metrics=not training, they are kept for evaluation.
-      if key == f.LABEL_PURCHASE and not training:
-        for metric in self._list_metrics:
-          metric.update_state(labels, logits)
-    teacher = tf.where(self.distillation_set(inputs),
-                       tf.cast(_xf(inputs, f.FINE_SCORE), logits.dtype),
-                       -float("inf"))
-    distill = self._distill(teacher, logits)
+    # The list metrics sort every list: like TFRS tasks with
+    # compute_metrics=not training, they are kept for evaluation.
+    if not training:
+      labels = tf.where(self.valid(inputs),
+                        tf.cast(_xf(inputs, f.LABEL_PURCHASE), logits.dtype),
+                        -1.0)
+      for metric in self._list_metrics:
+        metric.update_state(labels, logits)
+    distill = self.distillation_loss(inputs, logits)
     self._loss_trackers["distillation"].update_state(distill)
     return total + self._w_distillation * distill
 

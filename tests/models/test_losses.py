@@ -223,6 +223,38 @@ class SoftmaxLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(loss, _np_softmax_loss(labels, clean, mask, revised),
                         rtol=1e-5)
 
+  @parameterized.named_parameters(
+      ("revised", listwise.revised_softmax_loss, True),
+      ("plain", listwise.multi_positive_softmax_loss, False))
+  def test_stacked_labels_equal_one_call_per_objective(self, loss_fn,
+                                                       revised):
+    # Three objectives over the same padded lists: the hand-made edge cases
+    # and random lists, with large logits in some rows.
+    rng = np.random.default_rng(6)
+    cases = [(np.stack([LABELS, 1.0 - LABELS, np.zeros_like(LABELS)]),
+              LOGITS, MASK)]
+    for seed, scale in ((7, 3.0), (8, 1e4)):
+      _, logits, mask = _random_batch(seed, batch=16, list_size=12,
+                                      scale=scale)
+      labels = (rng.random((3, 16, 12)) < [[[0.6]], [[0.3]], [[0.1]]])
+      cases.append((labels.astype(np.int64), logits, mask))
+    for labels, logits, mask in cases:
+      logits_var = tf.Variable(logits)
+      with tf.GradientTape(persistent=True) as tape:
+        stacked = loss_fn(labels, logits_var, mask)
+        separate = tf.stack([loss_fn(l, logits_var, mask) for l in labels])
+        weighted = [tf.reduce_sum(x * [[0.2], [0.5], [1.0]])
+                    for x in (stacked, separate)]
+      self.assertEqual(stacked.shape, (3,) + logits.shape[:1])
+      self.assertAllClose(stacked, separate, rtol=1e-6, atol=1e-6)
+      for objective_labels, loss in zip(labels, stacked.numpy()):
+        self.assertAllClose(
+            loss, _np_softmax_loss(objective_labels, np.where(
+                mask, logits, 0.0), mask, revised), rtol=1e-5, atol=1e-5)
+      gradients = [tape.gradient(w, logits_var) for w in weighted]
+      self.assertTrue(np.all(np.isfinite(gradients[0])))
+      self.assertAllClose(gradients[0], gradients[1], rtol=1e-6, atol=1e-6)
+
   def test_gradient_matches_numpy_derivative(self):
     labels = np.array([[1, 0, 1, 0]], np.float32)
     logits = np.array([[0.2, -0.4, 1.1, 0.7]], np.float32)

@@ -14,6 +14,7 @@ from components.listwise import encode
 from components.listwise import params as params_lib
 from models import features as f
 from models import hparams as hparams_lib
+from models import losses
 from models import model as model_lib
 from models import serving
 from models import trainer
@@ -78,6 +79,40 @@ def test_towers_round_trip_through_serialization(tower_cls):
   np.testing.assert_allclose(clone(batch).numpy(), out, rtol=1e-6)
 
 
+def test_item_tower_equals_the_mlp_over_concatenated_embeddings():
+  # The item tower splits the first MLP layer by feature; the result and
+  # the gradients are those of the MLP over the concatenated embeddings.
+  tf.keras.utils.set_random_seed(4)
+  tower = towers.ItemTower(VOCAB, feature_dim=8, hidden_dim=16,
+                           embedding_dim=6)
+  batch = _transformed_batch()
+
+  def concatenated(inputs):
+    parts = [layer(inputs[f.transformed_name(key)]) for layer, key in zip(
+        (tower.item, tower.category, tower.brand, tower.price),
+        towers.ITEM_FEATURES)]
+    return tf.math.l2_normalize(tower.mlp(tf.concat(parts, axis=-1)), -1)
+
+  weights = tf.constant(np.random.default_rng(6).normal(size=(3, 5, 6)),
+                        tf.float32)
+  outputs, gradients = [], []
+  for fn in (tower, concatenated):
+    with tf.GradientTape() as tape:
+      out = fn(batch)
+      loss = tf.reduce_sum(out * weights)
+    outputs.append(out.numpy())
+    gradients.append([tf.convert_to_tensor(g).numpy() for g in
+                      tape.gradient(loss, tower.trainable_variables)])
+  assert outputs[0].shape == (3, 5, 6)
+  np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
+  for got, expected in zip(*gradients):
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+  flat = {key: tf.reshape(value, [-1]) for key, value in batch.items()
+          if value.ndim == 2 and value.shape[1] == 5}
+  np.testing.assert_allclose(tower(flat).numpy(),
+                             outputs[0].reshape(15, 6), rtol=1e-6)
+
+
 def test_task_round_trip_and_loss_composition():
   task = multi_objective.MultiObjectiveListwiseTask(
       w_exposure=0.0, w_click=0.0, w_purchase=1.0, w_distillation=0.0)
@@ -94,6 +129,48 @@ def test_task_round_trip_and_loss_composition():
                       -np.log(np.exp(s[2, 1]) / np.exp(s[2]).sum())])
   assert float(task(batch, logits)) == pytest.approx(expected, rel=1e-5)
   assert float(clone(batch, logits)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("config", [
+    {}, dict(revised_softmax=False), dict(distill_unexposed=False),
+    dict(log_q_correction=True, label_smoothing=0.3,
+         distillation_temperature=2.0),
+    dict(excluded_sample_types=[f.SAMPLE_UNEXPOSED, f.SAMPLE_OUT_OF_SCENE]),
+])
+def test_task_loss_equals_the_weighted_keras_losses(config):
+  # The task computes the three softmax losses in one call over stacked
+  # labels; the result is the weighted sum of one Keras loss per objective.
+  batch = _transformed_batch(batch=3, list_size=5, seed=7)
+  rng = np.random.default_rng(8)
+  for key in (f.LABEL_EXPOSURE, f.LABEL_CLICK, f.LABEL_PURCHASE):
+    batch[f.transformed_name(key)] = rng.integers(
+        0, 2, (3, 5)) * batch[f.transformed_name(f.MASK)]
+  batch[f.transformed_name(f.SAMPLE_TYPE)] = rng.integers(
+      1, 5, (3, 5)) * batch[f.transformed_name(f.MASK)]
+  batch[f.transformed_name(f.SAMPLING_LOG_Q)] = rng.normal(
+      size=(3, 5)).astype(np.float32)
+  logits = tf.constant(rng.normal(size=(3, 5)), tf.float32)
+  weights = dict(w_exposure=0.2, w_click=0.5, w_purchase=1.0,
+                 w_distillation=0.5)
+  task = multi_objective.MultiObjectiveListwiseTask(**weights, **config)
+  softmax = losses.ListwiseSoftmaxLoss(
+      revised=config.get("revised_softmax", True))
+  distill = losses.ListwiseDistillationLoss(
+      temperature=config.get("distillation_temperature", 1.0),
+      label_smoothing=config.get("label_smoothing", 0.1))
+  valid = task.valid(batch)
+  softmax_logits = task.softmax_logits(batch, logits)
+  expected = 0.0
+  for key, weight in ((f.LABEL_EXPOSURE, 0.2), (f.LABEL_CLICK, 0.5),
+                      (f.LABEL_PURCHASE, 1.0)):
+    labels = tf.where(valid, tf.cast(batch[f.transformed_name(key)],
+                                     tf.float32), -1.0)
+    expected += weight * float(softmax(labels, softmax_logits))
+  teacher = tf.where(task.distillation_set(batch),
+                     batch[f.transformed_name(f.FINE_SCORE)], -np.inf)
+  expected += 0.5 * float(distill(teacher, logits))
+  assert float(task(batch, logits, training=True)) == pytest.approx(
+      expected, rel=1e-6)
 
 
 def test_log_q_correction_shifts_random_negatives_only():
