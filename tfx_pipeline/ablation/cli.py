@@ -65,7 +65,8 @@ def add_parser(sub) -> None:
                            "(default: OUTPUT)")
   parser.add_argument("--seeds", type=int, nargs="+",
                       default=list(DEFAULT_SEEDS),
-                      help="training seeds (default: %(default)s)")
+                      help="training seeds; each replaces --model-seed "
+                           "in turn (default: %(default)s)")
   parser.add_argument("--variants", nargs="+",
                       default=[v.name for v in variants_lib.VARIANTS],
                       choices=[v.name for v in variants_lib.VARIANTS],

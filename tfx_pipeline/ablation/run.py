@@ -43,7 +43,8 @@ class AblationConfig:
     eval_steps: Trainer validation steps.
     ks: hitrate cutoffs, ascending.
     head_share: share of most-exposed candidate items that are 'head'.
-    hparams: hyperparameters of the full model (variants change fields).
+    hparams: hyperparameters of the full model (variants change fields;
+      its seed is replaced by each of `seeds`).
     listwise: list-building parameters of the full model.
   """
   seeds: Sequence[int] = (0, 1, 2)
