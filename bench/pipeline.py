@@ -19,6 +19,7 @@ import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from tfx_pipeline import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -53,8 +54,7 @@ def main() -> None:
   parser.add_argument("--requests", type=int, nargs="+",
                       default=[20_000, 100_000])
   parser.add_argument("--train-steps", type=int, default=2_000)
-  parser.add_argument("--beam-mode", default="multi_processing",
-                      choices=["multi_processing", "in_memory"])
+  flags.add_beam_mode_flag(parser)
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     for n in args.requests:

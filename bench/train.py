@@ -39,6 +39,7 @@ from models import features as f  # pylint: disable=g-import-not-at-top
 from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
 from models import serving  # pylint: disable=g-import-not-at-top
 from models import trainer  # pylint: disable=g-import-not-at-top
+from tfx_pipeline import flags  # pylint: disable=g-import-not-at-top
 from tfx_pipeline import transformed  # pylint: disable=g-import-not-at-top
 from tfx_pipeline.synthetic import config as config_lib  # pylint: disable=g-import-not-at-top
 
@@ -146,29 +147,25 @@ def _latencies_ms(serve, request: Dict[str, tf.Tensor],
 def main() -> None:
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n", maxsplit=1)[0])
-  parser.add_argument("--requests", type=int, default=5_000,
+  parser.add_argument("--requests", type=flags.positive_int, default=5_000,
                       help="synthetic search requests to generate")
-  parser.add_argument("--steps", type=int, default=300,
+  parser.add_argument("--steps", type=flags.positive_int, default=300,
                       help="timed train steps per model per round")
-  parser.add_argument("--rounds", type=int, default=3,
+  parser.add_argument("--rounds", type=flags.positive_int, default=3,
                       help="timing rounds, model order alternating")
-  parser.add_argument("--warmup-steps", type=int, default=20,
+  parser.add_argument("--warmup-steps", type=flags.positive_int, default=20,
                       help="untimed steps per model, tracing included")
-  parser.add_argument("--batch-size", type=int,
+  parser.add_argument("--batch-size", type=flags.positive_int,
                       default=hparams_lib.HParams().batch_size,
                       help="lists per batch, both models")
-  parser.add_argument("--cached-batches", type=int, default=32,
+  parser.add_argument("--cached-batches", type=flags.positive_int, default=32,
                       help="transformed batches held in memory and cycled")
-  parser.add_argument("--candidates", type=int, default=1_000,
+  parser.add_argument("--candidates", type=flags.positive_int, default=1_000,
                       help="candidates of the timed serving request")
-  parser.add_argument("--calls", type=int, default=200,
+  parser.add_argument("--calls", type=flags.positive_int, default=200,
                       help="timed serving_default calls")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
-  for name in ("requests", "steps", "rounds", "warmup_steps", "batch_size",
-               "cached_batches", "candidates", "calls"):
-    if getattr(args, name) < 1:
-      parser.error(f"--{name.replace('_', '-')} must be >= 1")
   hparams = hparams_lib.HParams(batch_size=args.batch_size, seed=args.seed)
 
   with tempfile.TemporaryDirectory() as tmp:

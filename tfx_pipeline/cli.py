@@ -197,10 +197,10 @@ def _add_serve_parser(sub) -> None:
                      default=1.0,
                      help="seconds between polls for new versions; 0 polls "
                           "once at startup (default: %(default)s)")
-  serve.add_argument("--max-candidates", type=_positive_int, default=None,
+  serve.add_argument("--max-candidates", type=flags.positive_int, default=None,
                      help="refuse requests with more candidates than this "
                           "(INVALID_ARGUMENT); the model has its own limit")
-  serve.add_argument("--max-workers", type=_positive_int, default=16,
+  serve.add_argument("--max-workers", type=flags.positive_int, default=16,
                      help="concurrent requests (default: %(default)s)")
   serve.add_argument("--grace-seconds", type=float, default=10.0,
                      help="on shutdown, how long requests in flight may "
@@ -242,7 +242,7 @@ def _add_query_parser(sub) -> None:
                      help="purchase power, -1 unknown (default: %(default)s)")
   query.add_argument("--gender", default="",
                      help="gender, empty if unknown")
-  query.add_argument("--top", type=_positive_int, default=10,
+  query.add_argument("--top", type=flags.positive_int, default=10,
                      help="how many of the top K to print "
                           "(default: %(default)s)")
   query.add_argument("--timeout", type=float, default=10.0,
@@ -256,13 +256,6 @@ def _add_query_parser(sub) -> None:
   mode.add_argument("--metadata", action="store_true",
                     help="print the signatures instead of ranking")
   query.set_defaults(handler=_query)
-
-
-def _positive_int(text: str) -> int:
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-  return value
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -510,9 +503,7 @@ def _add_run_parser(sub) -> None:
   run.add_argument("--tolerance", type=float, default=0.01,
                    help="allowed drop below the last blessed model "
                         "(default: %(default)s)")
-  run.add_argument("--beam-mode", default="multi_processing",
-                   choices=["multi_processing", "in_memory"],
-                   help="DirectRunner mode (default: %(default)s)")
+  flags.add_beam_mode_flag(run)
   run.add_argument("--beam-workers", type=int, default=2,
                    help="DirectRunner worker processes "
                         "(default: %(default)s)")
@@ -552,9 +543,7 @@ def _add_demo_parser(sub) -> None:
                       help="world seed (default: %(default)s)")
   parser.add_argument("--train-steps", type=int, default=2_000,
                       help="training steps (default: %(default)s)")
-  parser.add_argument("--beam-mode", default="multi_processing",
-                      choices=["multi_processing", "in_memory"],
-                      help="DirectRunner mode (default: %(default)s)")
+  flags.add_beam_mode_flag(parser)
   parser.set_defaults(handler=_demo)
 
 

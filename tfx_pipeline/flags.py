@@ -11,6 +11,21 @@ def _flag(name: str, prefix: str) -> str:
   return "--" + prefix + name.replace("_", "-")
 
 
+def positive_int(text: str) -> int:
+  """An argparse type: an integer >= 1."""
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+  return value
+
+
+def add_beam_mode_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds `--beam-mode`: the DirectRunner mode of local runs."""
+  parser.add_argument("--beam-mode", default="multi_processing",
+                      choices=["multi_processing", "in_memory"],
+                      help="DirectRunner mode (default: %(default)s)")
+
+
 def _parse_bool(text: str) -> bool:
   if text.lower() in ("1", "true", "yes"):
     return True
