@@ -11,11 +11,8 @@ from models import hparams as hparams_lib
 from models.layers import towers
 
 # Transformed features read by the query tower and by the item tower.
-QUERY_FEATURES = tuple(f.transformed_name(k) for k in (
-    f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER, f.QUERY_TOKENS,
-    f.USER_HISTORY))
-ITEM_FEATURES = tuple(f.transformed_name(k) for k in (
-    f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET))
+QUERY_FEATURES = tuple(map(f.transformed_name, towers.QUERY_FEATURES))
+ITEM_FEATURES = tuple(map(f.transformed_name, towers.ITEM_FEATURES))
 
 
 def click_pairs(inputs: Mapping[str, tf.Tensor]

@@ -15,8 +15,6 @@ from models import model as model_lib
 from models import serving
 from models.layers import towers
 
-_ATTRIBUTES = (f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET)
-
 
 def input_fn(file_pattern: List[str],
              data_accessor: fn_args_utils.DataAccessor,
@@ -43,7 +41,7 @@ def item_attributes(dataset: tf.data.Dataset
   for batch in dataset:
     valid = batch[f.transformed_name(f.MASK)].numpy().reshape(-1) == 1
     columns = [batch[f.transformed_name(k)].numpy().reshape(-1)[valid]
-               for k in _ATTRIBUTES]
+               for k in towers.ITEM_FEATURES]
     for item, category, brand, price in zip(*columns):
       out.setdefault(int(item), (int(category), int(brand), int(price)))
   return out

@@ -91,12 +91,7 @@ def run_demo(out_dir: str, cfg: DemoConfig = DemoConfig()) -> str:
       client.wait_until_available(timeout=120)
       eval_set, context = _eval_request(run_dir)
       ranking = client.rank(client_lib.RankRequest(
-          user_id=context["user_id"], query=context["query"],
-          candidate_item_ids=list(eval_set.item_ids),
-          user_history=context["user_history"],
-          age_bucket=context["age_bucket"],
-          purchase_power=context["purchase_power"],
-          gender=context["gender"]))
+          **context, candidate_item_ids=list(eval_set.item_ids)))
     lines.append(f"local TF-Serving-compatible server on 127.0.0.1:{port}, "
                  f"gRPC Predict:")
     lines += _answer_lines(eval_set, context, ranking)

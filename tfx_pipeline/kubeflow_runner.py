@@ -10,7 +10,7 @@ from tfx import v1 as tfx
 
 from tfx_pipeline import pipeline as pipeline_lib
 
-DEFAULT_PIPELINE_NAME = "coarse-rank"
+DEFAULT_PIPELINE_NAME = pipeline_lib.DEFAULT_PIPELINE_NAME
 # Pipeline names KubeflowV2DagRunner accepts.
 PIPELINE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 # A PipelineJob (pipelineSpec and runtimeConfig), as Vertex AI Pipelines

@@ -17,7 +17,7 @@ from tfx_pipeline import pipeline as pipeline_lib
 PIPELINE_DIR = "pipeline"
 METADATA_FILE = "metadata.sqlite"
 SERVING_DIR = "serving"
-DEFAULT_PIPELINE_NAME = "coarse-rank"
+DEFAULT_PIPELINE_NAME = pipeline_lib.DEFAULT_PIPELINE_NAME
 
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: "ran",

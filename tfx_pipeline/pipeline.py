@@ -13,10 +13,12 @@ from components.schema import component as schema_component
 from components.validation import component as validation_component
 from models import hparams as hparams_lib
 from models import preprocessing
+from serving import config as serving_config
 
 RUN_FN = "models.trainer.run_fn"
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
-DEFAULT_MODEL_NAME = "coarse_ranker"
+DEFAULT_MODEL_NAME = serving_config.DEFAULT_MODEL_NAME
+DEFAULT_PIPELINE_NAME = "coarse-rank"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,5 @@
 """Reads eval candidate sets and the exposed part of eval lists from Examples artifacts."""
 
-import glob
 import os
 from typing import List, Tuple
 
@@ -16,8 +15,7 @@ Context = dict
 
 
 def _examples(split_uri: str) -> List[dict]:
-  files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*.gz"))
-                 or glob.glob(os.path.join(split_uri, "*")))
+  files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*.gz")))
   return [encode.decode(r.numpy()) for r in
           tf.data.TFRecordDataset(files, compression_type="GZIP")]
 

@@ -53,10 +53,8 @@ class Executor(base_executor.BaseExecutor):
     model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
     baselines = input_dict.get(BASELINE_MODEL_KEY) or []
     baseline = baselines[0] if baselines else None
-    ks = sorted(json.loads(exec_properties[KS_KEY]))
+    ks = json.loads(exec_properties[KS_KEY])  # sorted, with k_main.
     k_main = int(exec_properties[K_MAIN_KEY])
-    if k_main not in ks:
-      ks = sorted(set(ks) | {k_main})
 
     sets, contexts = data.read_eval_sets(artifact_utils.get_split_uri(
         input_dict[EVAL_CANDIDATES_KEY], split_lib.EVAL))
@@ -97,7 +95,7 @@ class Executor(base_executor.BaseExecutor):
                "baseline_model_uri": baseline.uri if baseline else None}
     with tf.io.gfile.GFile(os.path.join(metrics_artifact.uri, METRICS_FILE),
                            "w") as out:
-      out.write(json.dumps(summary, indent=2, sort_keys=True, default=_nan))
+      out.write(json.dumps(summary, indent=2, sort_keys=True))
     with tf.io.gfile.GFile(os.path.join(metrics_artifact.uri, PLOT_FILE),
                            "wb") as out:
       out.write(plot.plot_hitrate_curves(result["hitrate"], ks))
@@ -112,7 +110,3 @@ class Executor(base_executor.BaseExecutor):
     marker = BLESSED_FILE if decision.blessed else NOT_BLESSED_FILE
     with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), "w") as out:
       out.write("\n".join(decision.reasons))
-
-
-def _nan(value):
-  raise TypeError(f"not JSON serializable: {value!r}")

@@ -3,10 +3,7 @@
 import io
 from typing import Mapping, Optional, Sequence, Tuple
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib import figure
 
 
 def plot_hitrate_curves(tables: Mapping[str, Mapping[str, Mapping[int, float]]],
@@ -27,8 +24,8 @@ def plot_hitrate_curves(tables: Mapping[str, Mapping[str, Mapping[int, float]]],
   Returns:
     The PNG image.
   """
-  fig, axes = plt.subplots(1, len(slices), figsize=(5 * len(slices), 4),
-                           squeeze=False)
+  fig = figure.Figure(figsize=(5 * len(slices), 4))
+  axes = fig.subplots(1, len(slices), squeeze=False)
   for ax, name in zip(axes[0], slices):
     for scorer, table in tables.items():
       line, = ax.plot(list(ks), [table[name][k] for k in ks], marker="o",
@@ -47,5 +44,4 @@ def plot_hitrate_curves(tables: Mapping[str, Mapping[str, Mapping[int, float]]],
   fig.tight_layout()
   out = io.BytesIO()
   fig.savefig(out, format="png", dpi=100)
-  plt.close(fig)
   return out.getvalue()

@@ -11,7 +11,9 @@ from models.layers import pooling
 # Profile integers (Transform output: raw + 1, 0 unknown) are folded into
 # this many embedding rows.
 PROFILE_BUCKETS = 32
-# Raw features of the item tower (each used as its transformed id).
+# Raw features of each tower (each used as its transformed ids).
+QUERY_FEATURES = (f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER,
+                  f.QUERY_TOKENS, f.USER_HISTORY)
 ITEM_FEATURES = (f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET)
 
 

@@ -191,15 +191,14 @@ def run_ablation(logs_dir: str, output_dir: str, config: AblationConfig,
   start = time.monotonic()
   fingerprint = logs_fingerprint(logs_dir)
   selected = variants_lib.select(config.variants)
-  worlds = {}
-  for params in [config.listwise] + [
-      v.listwise_params_for(config.listwise) for v in selected]:
-    if params.alpha not in worlds:
-      worlds[params.alpha] = examples_for(output_dir, logs_dir, fingerprint,
-                                          params)
+  params_of = {v.name: v.listwise_params_for(config.listwise)
+               for v in selected}
+  worlds = {params: examples_for(output_dir, logs_dir, fingerprint, params)
+            for params in dict.fromkeys([config.listwise,
+                                         *params_of.values()])}
   # Every scorer is evaluated on the eval sets and lists of the full model's
   # examples (eval candidate sets do not depend on alpha).
-  eval_data = EvalData(worlds[config.listwise.alpha])
+  eval_data = EvalData(worlds[config.listwise])
   fine_only = eval_data.evaluate({}, config.ks, config.head_share)
   results: Dict[str, Dict[int, Dict[str, float]]] = {
       variants_lib.FINE_RANKER: {
@@ -211,7 +210,7 @@ def run_ablation(logs_dir: str, output_dir: str, config: AblationConfig,
     for variant in selected:
       done += 1
       hparams = variant.hparams_for(config.hparams, seed)
-      world = worlds[variant.listwise_params_for(config.listwise).alpha]
+      world = worlds[params_of[variant.name]]
       run_dir = os.path.join(output_dir, RUNS_DIR, variant.name,
                              f"seed-{seed}")
       key = _run_key(variant, hparams, world, config)
