@@ -1,12 +1,12 @@
 """Transform preprocessing_fn: vocabulary ids, query tokens, price buckets."""
 
-import dataclasses
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import features as f
+from models import preprocessing_config
 
 # Copied unchanged, `[batch, list_size]`.
 _PASS_THROUGH = f.LABELS + (f.MASK, f.FINE_SCORE, f.FINE_SCORE_MASK,
@@ -17,41 +17,6 @@ _ITEM_ATTRIBUTES = ((f.CATEGORY, f.CATEGORY_VOCAB), (f.BRAND, f.BRAND_VOCAB))
 _CONTEXT_STRINGS = ((f.USER_ID, f.USER_VOCAB), (f.GENDER, f.GENDER_VOCAB))
 # Profile integers, -1 unknown.
 _PROFILE_INTS = (f.AGE_BUCKET, f.PURCHASE_POWER)
-
-
-@dataclasses.dataclass(frozen=True)
-class PreprocessingConfig:
-  """Transform hyperparameters, set through the Transform `custom_config`.
-
-  Attributes:
-    num_oov_buckets: ids reserved for out-of-vocabulary values, in every
-      vocabulary; an unknown value is hashed to one of them.
-    min_frequency: values seen fewer times in the training data are left out
-      of the vocabularies (so they train the out-of-vocabulary ids).
-    num_price_buckets: price quantile buckets, fitted on valid entries only.
-    max_query_tokens: queries are split on whitespace, then truncated or
-      padded with "" to this many tokens.
-  """
-
-  num_oov_buckets: int = 10
-  min_frequency: int = 1
-  num_price_buckets: int = 10
-  max_query_tokens: int = 8
-
-  def __post_init__(self):
-    for name in ("num_oov_buckets", "min_frequency", "num_price_buckets",
-                 "max_query_tokens"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-  @classmethod
-  def from_custom_config(
-      cls, custom_config: Optional[Mapping[str, Any]]) -> "PreprocessingConfig":
-    values = dict(custom_config or {})
-    unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
-    if unknown:
-      raise ValueError(f"unknown preprocessing parameters: {sorted(unknown)}")
-    return cls(**values)
 
 
 def vocabulary_table(vocab_path) -> tf.lookup.StaticHashTable:
@@ -97,7 +62,8 @@ def _id_lookup(num_oov_buckets: int) -> Callable[[tf.Tensor, tf.Tensor],
 
 
 def _vocabulary_ids(tensors: Sequence[tf.Tensor], vocab_filename: str,
-                    config: PreprocessingConfig) -> Tuple[tf.Tensor, ...]:
+                    config: preprocessing_config.PreprocessingConfig
+                    ) -> Tuple[tf.Tensor, ...]:
   """Fits one vocabulary over all `tensors` (padding excluded); their ids.
 
   Args:
@@ -188,7 +154,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     labels, mask, fine score, fine-score mask and sample type
     `[batch, list_size]`.
   """
-  config = PreprocessingConfig.from_custom_config(custom_config)
+  config = preprocessing_config.PreprocessingConfig.from_custom_config(custom_config)
   out = {}
   items, history = _vocabulary_ids(
       [inputs[f.ITEM_ID], inputs[f.USER_HISTORY]], f.ITEM_VOCAB, config)

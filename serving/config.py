@@ -7,7 +7,7 @@ from google.protobuf import text_format
 import tensorflow as tf
 from tensorflow_serving.config import model_server_config_pb2
 
-DEFAULT_MODEL_NAME = "coarse_ranker"
+from serving import DEFAULT_MODEL_NAME  # pylint: disable=g-bad-import-order
 _PLATFORM = "tensorflow"
 
 

@@ -11,6 +11,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 
 from models import features as f
 from models import preprocessing
+from models import preprocessing_config
 from models import schema as schema_lib
 
 LIST_SIZE = 5
@@ -289,12 +290,12 @@ def test_query_tokens_function():
 
 
 def test_config_from_custom_config():
-  assert preprocessing.PreprocessingConfig.from_custom_config(None) == (
-      preprocessing.PreprocessingConfig())
-  config = preprocessing.PreprocessingConfig.from_custom_config(
+  assert preprocessing_config.PreprocessingConfig.from_custom_config(None) == (
+      preprocessing_config.PreprocessingConfig())
+  config = preprocessing_config.PreprocessingConfig.from_custom_config(
       {"num_oov_buckets": 2})
   assert config.num_oov_buckets == 2
   with pytest.raises(ValueError, match="unknown preprocessing parameters"):
-    preprocessing.PreprocessingConfig.from_custom_config({"oov": 2})
+    preprocessing_config.PreprocessingConfig.from_custom_config({"oov": 2})
   with pytest.raises(ValueError, match="num_price_buckets"):
-    preprocessing.PreprocessingConfig(num_price_buckets=0)
+    preprocessing_config.PreprocessingConfig(num_price_buckets=0)

@@ -1,0 +1,39 @@
+"""Transform settings: one frozen dataclass, passed to Transform through custom_config."""
+
+import dataclasses
+from typing import Any, Mapping, Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessingConfig:
+  """Transform hyperparameters, set through the Transform `custom_config`.
+
+  Attributes:
+    num_oov_buckets: ids reserved for out-of-vocabulary values, in every
+      vocabulary; an unknown value is hashed to one of them.
+    min_frequency: values seen fewer times in the training data are left out
+      of the vocabularies (so they train the out-of-vocabulary ids).
+    num_price_buckets: price quantile buckets, fitted on valid entries only.
+    max_query_tokens: queries are split on whitespace, then truncated or
+      padded with "" to this many tokens.
+  """
+
+  num_oov_buckets: int = 10
+  min_frequency: int = 1
+  num_price_buckets: int = 10
+  max_query_tokens: int = 8
+
+  def __post_init__(self):
+    for name in ("num_oov_buckets", "min_frequency", "num_price_buckets",
+                 "max_query_tokens"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+  @classmethod
+  def from_custom_config(
+      cls, custom_config: Optional[Mapping[str, Any]]) -> "PreprocessingConfig":
+    values = dict(custom_config or {})
+    unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
+    if unknown:
+      raise ValueError(f"unknown preprocessing parameters: {sorted(unknown)}")
+    return cls(**values)
