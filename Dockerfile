@@ -15,6 +15,7 @@ COPY constraints.txt setup.py ./
 COPY components/ components/
 COPY models/ models/
 COPY serving/ serving/
+COPY testing/ testing/
 COPY tfx_pipeline/ tfx_pipeline/
 
 # pyfarmhash and crcmod come as source only: compile them, then drop g++.

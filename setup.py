@@ -8,7 +8,8 @@ setuptools.setup(
     description="Coarse ranker for e-commerce search as a TFX pipeline.",
     packages=setuptools.find_packages(
         include=["models", "models.*", "components", "components.*",
-                 "tfx_pipeline", "tfx_pipeline.*", "serving", "serving.*"]),
+                 "tfx_pipeline", "tfx_pipeline.*", "serving", "serving.*",
+                 "testing"]),
     package_data={"models": ["*.pbtxt"]},
     python_requires=">=3.11,<3.12",
     install_requires=[

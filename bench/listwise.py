@@ -24,7 +24,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from components.listwise import beam_pipeline  # pylint: disable=g-import-not-at-top
 from components.listwise import params as params_lib  # pylint: disable=g-import-not-at-top
-from components.listwise import reference  # pylint: disable=g-import-not-at-top
+from testing import listwise_reference as reference  # pylint: disable=g-import-not-at-top
 from tfx_pipeline.synthetic import config as config_lib  # pylint: disable=g-import-not-at-top
 from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
 

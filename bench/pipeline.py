@@ -19,16 +19,16 @@ import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from tfx_pipeline import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfx_pipeline import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top,wrong-import-position
-from tfx_pipeline.synthetic import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfx_pipeline.synthetic import config as world_config  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _bench(requests: int, train_steps: int, beam_mode: str, tmp: str):
   logs = os.path.join(tmp, f"logs{requests}")
   out = os.path.join(tmp, f"run{requests}")
-  write.write_logs(logs, config_lib.WorldConfig(num_requests=requests),
+  write.write_logs(logs, world_config.WorldConfig(num_requests=requests),
                    overwrite=True)
   before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
   start = time.perf_counter()
@@ -43,18 +43,17 @@ def _bench(requests: int, train_steps: int, beam_mode: str, tmp: str):
                      f"{proc.stderr[-4000:]}")
   peak_mb = max(before,
                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-  runs = local_runner.component_runs(
-      local_runner.OutputLayout(out).metadata_path,
-      local_runner.DEFAULT_PIPELINE_NAME)
-  return seconds, peak_mb, runs
+  return seconds, peak_mb, local_runner.read_run(out).components
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--requests", type=int, nargs="+",
                       default=[20_000, 100_000])
-  parser.add_argument("--train-steps", type=int, default=2_000)
-  flags.add_beam_mode_flag(parser)
+  parser.add_argument("--train-steps", type=int,
+                      default=config_lib.PipelineConfig().train_steps)
+  parser.add_argument("--beam-mode", default=config_lib.BEAM_MODES[0],
+                      choices=config_lib.BEAM_MODES)
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     for n in args.requests:

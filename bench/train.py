@@ -1,7 +1,7 @@
 """Benchmark: coarse-ranker training throughput against a TFRS retrieval baseline; scoring latency.
 
-Generates synthetic logs, runs ListwiseExampleGen -> ImportSchemaGen ->
-Transform once (LocalDagRunner), and caches a fixed number of full
+Generates synthetic logs, runs the pipeline up to Transform once
+(local_runner.run), and caches a fixed number of full
 transformed batches in memory, so input I/O and parsing are not measured:
 each timed step is one compiled `train_step` on a cached batch.
 
@@ -33,15 +33,16 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
 
-from components.listwise import params as params_lib  # pylint: disable=g-import-not-at-top
 from models import baseline  # pylint: disable=g-import-not-at-top
 from models import features as f  # pylint: disable=g-import-not-at-top
 from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
 from models import serving  # pylint: disable=g-import-not-at-top
 from models import trainer  # pylint: disable=g-import-not-at-top
-from tfx_pipeline import flags  # pylint: disable=g-import-not-at-top
-from tfx_pipeline import transformed  # pylint: disable=g-import-not-at-top
-from tfx_pipeline.synthetic import config as config_lib  # pylint: disable=g-import-not-at-top
+from tfx_pipeline import config as config_lib  # pylint: disable=g-import-not-at-top
+from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+from tfx_pipeline.cli import flags  # pylint: disable=g-import-not-at-top
+from tfx_pipeline.synthetic import config as world_config  # pylint: disable=g-import-not-at-top
+from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
 
 Batch = Dict[str, tf.Tensor]
 
@@ -52,10 +53,15 @@ _SERVING_WARMUP_CALLS = 20
 
 def _transform(requests: int, seed: int, root: str) -> Tuple[str, str]:
   """Logs -> examples -> Transform; (train file pattern, transform graph)."""
-  world = transformed.transform_world(
-      root, config_lib.WorldConfig(num_requests=requests, seed=seed),
-      params_lib.ListwiseParams(seed=seed))
-  return world.train, world.graph
+  logs = os.path.join(root, "logs")
+  write.write_logs(logs, world_config.WorldConfig(num_requests=requests,
+                                                  seed=seed))
+  result = local_runner.run(
+      config_lib.PipelineConfig(stop_after=config_lib.TRANSFORM).replace(
+          listwise__seed=seed), logs, root)
+  train = result.split(local_runner.TRANSFORM, "transformed_examples",
+                       "train")
+  return os.path.join(train, "*"), result.transform_graph
 
 
 def _dataset(pattern: str, tf_transform_output: tft.TFTransformOutput,

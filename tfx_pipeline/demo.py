@@ -3,7 +3,7 @@
 import dataclasses
 import logging
 import os
-from typing import List
+from typing import List, Sequence
 
 import numpy as np
 
@@ -14,9 +14,9 @@ from components.validation import report
 from serving import client as client_lib
 from serving import config as serving_config
 from serving import server as server_lib
+from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
-from tfx_pipeline import pipeline as pipeline_lib
-from tfx_pipeline.synthetic import config as config_lib
+from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
 LOGS = "logs"
@@ -26,22 +26,15 @@ SHOWN = 10
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
-  """Size of the demo world and of its training run."""
-  requests: int = 5_000
-  seed: int = 0
-  train_steps: int = 2_000
-  beam_mode: str = "multi_processing"
-  beam_workers: int = 2
+  """The demo world and the pipeline run on it."""
+  world: world_config.WorldConfig = world_config.WorldConfig()
+  pipeline: config_lib.PipelineConfig = config_lib.PipelineConfig()
 
 
-def _eval_request(run_dir: str) -> metrics.EvalSet:
+def _eval_request(result: local_runner.RunResult) -> metrics.EvalSet:
   """The eval request with the most purchases among its candidates."""
-  split_uri = max(
-      (os.path.join(root, f"Split-{split_lib.EVAL}") for root, dirs, _ in
-       os.walk(os.path.join(run_dir, local_runner.PIPELINE_DIR))
-       if f"Split-{split_lib.EVAL}" in dirs and "eval_candidates" in root),
-      key=lambda p: int(os.path.basename(os.path.dirname(p))))
-  sets, contexts = data.read_eval_sets(split_uri)
+  sets, contexts = data.read_eval_sets(result.split(
+      local_runner.EXAMPLE_GEN, "eval_candidates", split_lib.EVAL))
   best = max(range(len(sets)), key=lambda i: int(
       (sets[i].in_scene | sets[i].out_of_scene).sum()))
   return sets[best], contexts[best]
@@ -64,32 +57,30 @@ def _answer_lines(eval_set: metrics.EvalSet, context: dict,
   return lines
 
 
-def run_demo(out_dir: str, cfg: DemoConfig = DemoConfig()) -> str:
+def run_demo(out_dir: str, cfg: DemoConfig = DemoConfig(),
+             beam_pipeline_args: Sequence[str] = ()) -> str:
   """Runs the demo under `out_dir`; returns the text it printed."""
   logs = os.path.join(out_dir, LOGS)
-  run_dir = os.path.join(out_dir, RUN)
-  summary = write.write_logs(logs, config_lib.WorldConfig(
-      num_requests=cfg.requests, seed=cfg.seed), overwrite=True)
+  summary = write.write_logs(logs, cfg.world, overwrite=True)
   logging.info("generated %s", summary["rows"])
-  local_runner.run(logs, run_dir, beam_pipeline_args=local_runner.beam_args(
-      cfg.beam_mode, cfg.beam_workers, []), train_steps=cfg.train_steps)
-  metrics_path = report.find(run_dir)
-  lines = [report.format_report(report.load(metrics_path), metrics_path), ""]
-
-  model_dir = os.path.join(local_runner.OutputLayout(run_dir).serving_dir,
-                           pipeline_lib.DEFAULT_MODEL_NAME)
-  if not os.path.isdir(model_dir):
+  result = local_runner.run(cfg.pipeline, logs, os.path.join(out_dir, RUN),
+                            list(beam_pipeline_args) or None)
+  lines = [report.format_report(report.load(result.metrics), result.metrics),
+           ""]
+  model_dir = os.path.join(result.layout.serving_dir,
+                           cfg.pipeline.model_name)
+  if not result.blessed:
     lines.append(f"no model was blessed, so none is served ({model_dir})")
     return "\n".join(lines)
   server = server_lib.ModelServer(
-      serving_config.from_flags(pipeline_lib.DEFAULT_MODEL_NAME, model_dir,
-                                None), port=0, host="127.0.0.1")
+      serving_config.from_flags(cfg.pipeline.model_name, model_dir, None),
+      port=0, host="127.0.0.1")
   port = server.start()
   try:
     with client_lib.RankingClient(f"127.0.0.1:{port}",
-                                  pipeline_lib.DEFAULT_MODEL_NAME) as client:
+                                  cfg.pipeline.model_name) as client:
       client.wait_until_available(timeout=120)
-      eval_set, context = _eval_request(run_dir)
+      eval_set, context = _eval_request(result)
       ranking = client.rank(client_lib.RankRequest(
           **context, candidate_item_ids=list(eval_set.item_ids)))
     lines.append(f"local TF-Serving-compatible server on 127.0.0.1:{port}, "

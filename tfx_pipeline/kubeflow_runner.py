@@ -3,14 +3,13 @@
 import json
 import os
 import re
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import yaml
 from tfx import v1 as tfx
 
+from tfx_pipeline import config as config_lib
 from tfx_pipeline import pipeline as pipeline_lib
-
-DEFAULT_PIPELINE_NAME = pipeline_lib.DEFAULT_PIPELINE_NAME
 # Pipeline names KubeflowV2DagRunner accepts.
 PIPELINE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 # A PipelineJob (pipelineSpec and runtimeConfig), as Vertex AI Pipelines
@@ -51,11 +50,11 @@ def _check_output_file(output_file: str) -> None:
 
 
 def compile_pipeline(image: str, pipeline_root: str, output_file: str,
+                     config: config_lib.PipelineConfig = (
+                         config_lib.PipelineConfig()),
                      logs_dir: Optional[str] = None,
                      serving_dir: Optional[str] = None,
-                     pipeline_name: str = DEFAULT_PIPELINE_NAME,
-                     beam_pipeline_args: Sequence[str] = (),
-                     **pipeline_options: Any) -> str:
+                     beam_pipeline_args: Sequence[str] = ()) -> str:
   """Writes the pipeline's KFP v2 spec to `output_file`.
 
   Every step runs its executor in `image` (the package installed, see the
@@ -70,15 +69,13 @@ def compile_pipeline(image: str, pipeline_root: str, output_file: str,
     pipeline_root: where the steps write artifacts (a URI such as gs://...).
     output_file: the spec to write: `.json` a PipelineJob, `.yaml` a
       PipelineSpec. Its directory must exist.
+    config: the pipeline's settings; its name must match
+      `PIPELINE_NAME_PATTERN`.
     logs_dir: the raw logs; default `<pipeline_root>/logs`.
     serving_dir: where blessed models are pushed; default
       `<pipeline_root>/serving`.
-    pipeline_name: the pipeline's name (`PIPELINE_NAME_PATTERN`).
     beam_pipeline_args: Beam options of the Beam-based steps, e.g. for
       Dataflow.
-    **pipeline_options: further keyword arguments of
-      `pipeline.create_pipeline` (train_steps, hparams, validation, ...);
-      its defaults otherwise.
 
   Returns:
     `output_file`.
@@ -88,16 +85,15 @@ def compile_pipeline(image: str, pipeline_root: str, output_file: str,
       missing, a path is relative or the pipeline name is not allowed.
   """
   _check_output_file(output_file)
-  _check_pipeline_name(pipeline_name)
+  _check_pipeline_name(config.pipeline_name)
   logs_dir = logs_dir or os.path.join(pipeline_root, "logs")
   serving_dir = serving_dir or os.path.join(pipeline_root, "serving")
   for name, path in (("pipeline root", pipeline_root), ("logs dir", logs_dir),
                      ("serving dir", serving_dir)):
     _check_remote_path(name, path)
   pipeline = pipeline_lib.create_pipeline(
-      pipeline_name=pipeline_name, pipeline_root=pipeline_root,
-      logs_dir=logs_dir, serving_dir=serving_dir,
-      beam_pipeline_args=list(beam_pipeline_args), **pipeline_options)
+      config, logs_dir=logs_dir, pipeline_root=pipeline_root,
+      serving_dir=serving_dir, beam_pipeline_args=list(beam_pipeline_args))
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True))

@@ -1,10 +1,10 @@
-"""The local runner: resolves paths, runs create_pipeline on LocalDagRunner, reports per-component times."""
+"""The local runner: the one place a pipeline runs on LocalDagRunner, and where its outputs are found through ML Metadata."""
 
 import dataclasses
 import logging
 import os
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -12,12 +12,20 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components import beam_direct
+from components.raw_logs import files as log_files
+from tfx_pipeline import config as config_lib
 from tfx_pipeline import pipeline as pipeline_lib
 
 PIPELINE_DIR = "pipeline"
 METADATA_FILE = "metadata.sqlite"
 SERVING_DIR = "serving"
-DEFAULT_PIPELINE_NAME = pipeline_lib.DEFAULT_PIPELINE_NAME
+
+# Component ids and output keys, as create_pipeline names them.
+EXAMPLE_GEN = "ListwiseExampleGen"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+VALIDATOR = "HitrateValidator"
+PUSHER = "Pusher"
 
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: "ran",
@@ -25,6 +33,12 @@ _STATES = {
     metadata_store_pb2.Execution.FAILED: "failed",
     metadata_store_pb2.Execution.RUNNING: "running",
 }
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT,
+                  metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
+class NoRunError(FileNotFoundError):
+  """No run (or not the one asked for) is recorded in the ML Metadata store."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +61,112 @@ class OutputLayout:
 
 @dataclasses.dataclass(frozen=True)
 class ComponentRun:
+  """One component of a run: its id, state (ran, cached, ...) and outputs.
+
+  Attributes:
+    component: the node id, e.g. "Trainer".
+    state: "ran", "cached", "failed", "running" or "unknown".
+    seconds: wall time of the execution.
+    execution_id: its ML Metadata execution id.
+    outputs: output key -> URIs of its output artifacts.
+    properties: output artifact URI -> its custom properties.
+  """
   component: str
   state: str
   seconds: float
+  execution_id: int
+  outputs: Dict[str, List[str]]
+  properties: Dict[str, Dict[str, object]]
 
 
-def beam_args(mode: str, workers: int, extra: List[str]) -> List[str]:
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+  """A pipeline run as ML Metadata records it.
+
+  Attributes:
+    layout: where the run wrote.
+    pipeline_name: the pipeline's name.
+    components: each component of the run, in execution order.
+  """
+  layout: OutputLayout
+  pipeline_name: str
+  components: List[ComponentRun]
+
+  def component(self, component: str) -> ComponentRun:
+    for run in self.components:
+      if run.component == component:
+        return run
+    raise NoRunError(f"component {component} is not part of the newest run "
+                     f"of {self.pipeline_name} in {self.layout.metadata_path} "
+                     f"(it has {[r.component for r in self.components]})")
+
+  def uri(self, component: str, key: str) -> str:
+    """The URI of the single `key` output of `component`."""
+    uris = self.component(component).outputs.get(key, [])
+    if len(uris) != 1:
+      raise NoRunError(f"{component} has {len(uris)} {key!r} outputs in "
+                       f"{self.layout.metadata_path}, expected 1")
+    return uris[0]
+
+  def properties(self, component: str, key: str) -> Dict[str, object]:
+    """The custom properties of the single `key` output of `component`."""
+    return self.component(component).properties[self.uri(component, key)]
+
+  def split(self, component: str, key: str, split: str) -> str:
+    """The folder of one split of an Examples output."""
+    return split_uri(self.uri(component, key), split)
+
+  @property
+  def examples(self) -> str:
+    return self.uri(EXAMPLE_GEN, "examples")
+
+  @property
+  def eval_candidates(self) -> str:
+    return self.uri(EXAMPLE_GEN, "eval_candidates")
+
+  @property
+  def listwise_report(self) -> str:
+    return self.uri(EXAMPLE_GEN, "report")
+
+  @property
+  def transformed_examples(self) -> str:
+    return self.uri(TRANSFORM, "transformed_examples")
+
+  @property
+  def transform_graph(self) -> str:
+    return self.uri(TRANSFORM, "transform_graph")
+
+  @property
+  def model(self) -> str:
+    return self.uri(TRAINER, "model")
+
+  @property
+  def metrics(self) -> str:
+    return self.uri(VALIDATOR, "metrics")
+
+  @property
+  def blessing(self) -> str:
+    return self.uri(VALIDATOR, "blessing")
+
+  @property
+  def blessed(self) -> bool:
+    return bool(self.properties(VALIDATOR, "blessing").get("blessed"))
+
+  @property
+  def pushed_version(self) -> Optional[str]:
+    """The folder the Pusher wrote the model to, None if it pushed none."""
+    pushed = self.properties(PUSHER, "pushed_model")
+    return str(pushed["pushed_destination"]) if pushed.get("pushed") else None
+
+
+def split_uri(artifact_uri: str, split: str) -> str:
+  """The folder of one split of an Examples artifact (TFX's layout)."""
+  return os.path.join(artifact_uri, f"Split-{split}")
+
+
+def beam_args(mode: str = config_lib.BEAM_MODES[0],
+              workers: int = config_lib.DEFAULT_BEAM_WORKERS,
+              extra: Sequence[str] = ()) -> List[str]:
   """DirectRunner options: multi_processing with `workers` or in_memory."""
   args = ["--runner=DirectRunner", f"--direct_running_mode={mode}"]
   if mode != "in_memory":
@@ -60,74 +174,124 @@ def beam_args(mode: str, workers: int, extra: List[str]) -> List[str]:
   return args + list(extra)
 
 
-def component_runs(metadata_path: str, pipeline_name: str
-                   ) -> List[ComponentRun]:
-  """Components of the newest run, in execution order, from ML Metadata."""
-  store = mlmd.MetadataStore(
+def _store(metadata_path: str) -> mlmd.MetadataStore:
+  if not os.path.exists(metadata_path):
+    raise NoRunError(f"no ML Metadata store at {metadata_path}")
+  return mlmd.MetadataStore(
       metadata.sqlite_metadata_connection_config(metadata_path))
+
+
+def _component_run(store: mlmd.MetadataStore,
+                   execution: metadata_store_pb2.Execution,
+                   node_type: int) -> ComponentRun:
+  nodes = [c.name for c in store.get_contexts_by_execution(execution.id)
+           if c.type_id == node_type]
+  outputs: Dict[str, List[str]] = {}
+  events = [e for e in store.get_events_by_execution_ids([execution.id])
+            if e.type in _OUTPUT_EVENTS]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(
+      [e.artifact_id for e in events])}
+  properties: Dict[str, Dict[str, object]] = {}
+  for event in events:
+    key = event.path.steps[0].key if event.path.steps else ""
+    artifact = artifacts[event.artifact_id]
+    outputs.setdefault(key, []).append(artifact.uri)
+    properties[artifact.uri] = {
+        name: getattr(value, value.WhichOneof("value"))
+        for name, value in artifact.custom_properties.items()
+        if value.WhichOneof("value")}
+  return ComponentRun(
+      component=nodes[0].split(".", 1)[-1] if nodes else str(execution.id),
+      state=_STATES.get(execution.last_known_state, "unknown"),
+      seconds=(execution.last_update_time_since_epoch
+               - execution.create_time_since_epoch) / 1000.0,
+      execution_id=execution.id, outputs=outputs, properties=properties)
+
+
+def read_run(output_dir: str,
+             pipeline_name: str = config_lib.DEFAULT_PIPELINE_NAME
+             ) -> RunResult:
+  """The newest run of `pipeline_name` recorded under `output_dir`."""
+  layout = OutputLayout(os.path.abspath(output_dir))
+  store = _store(layout.metadata_path)
   runs = [c for c in store.get_contexts_by_type("pipeline_run")
-          if c.name and any(
-              p.name == pipeline_name
-              for p in store.get_parent_contexts_by_context(c.id))]
+          if any(p.name == pipeline_name
+                 for p in store.get_parent_contexts_by_context(c.id))]
   if not runs:
-    runs = store.get_contexts_by_type("pipeline_run")
-  if not runs:
-    return []
-  newest = max(runs, key=lambda c: c.create_time_since_epoch)
+    raise NoRunError(f"no run of pipeline {pipeline_name!r} in "
+                     f"{layout.metadata_path}")
+  newest = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
   node_type = store.get_context_type("node").id
-  out = []
-  for execution in sorted(store.get_executions_by_context(newest.id),
-                          key=lambda e: e.id):
-    nodes = [c.name for c in store.get_contexts_by_execution(execution.id)
-             if c.type_id == node_type]
-    name = nodes[0].split(".", 1)[-1] if nodes else str(execution.id)
-    out.append(ComponentRun(
-        name, _STATES.get(execution.last_known_state, "unknown"),
-        (execution.last_update_time_since_epoch
-         - execution.create_time_since_epoch) / 1000.0))
-  return out
+  executions = sorted(store.get_executions_by_context(newest.id),
+                      key=lambda e: e.id)
+  return RunResult(layout, pipeline_name,
+                   [_component_run(store, e, node_type) for e in executions])
 
 
-def format_runs(runs: List[ComponentRun], total_s: float) -> str:
+def executions_of(output_dir: str, component: str,
+                  pipeline_name: str = config_lib.DEFAULT_PIPELINE_NAME
+                  ) -> List[ComponentRun]:
+  """Every recorded execution of `component`, oldest first."""
+  layout = OutputLayout(os.path.abspath(output_dir))
+  store = _store(layout.metadata_path)
+  node_type = store.get_context_type("node")
+  if node_type is None:
+    return []
+  name = f"{pipeline_name}.{component}"
+  nodes = [c for c in store.get_contexts_by_type("node") if c.name == name]
+  executions = sorted((e for c in nodes
+                       for e in store.get_executions_by_context(c.id)),
+                      key=lambda e: e.id)
+  return [_component_run(store, e, node_type.id) for e in executions]
+
+
+def format_runs(runs: Sequence[ComponentRun], total_s: float) -> str:
   lines = [f"{'component':<24}{'state':<10}{'seconds':>10}"]
   lines += [f"{r.component:<24}{r.state:<10}{r.seconds:>10.1f}" for r in runs]
   lines.append(f"{'whole run':<34}{total_s:>10.1f}")
   return "\n".join(lines)
 
 
-def run(logs_dir: str, output_dir: str,
-        pipeline_name: str = DEFAULT_PIPELINE_NAME,
-        beam_pipeline_args: Optional[List[str]] = None,
-        **pipeline_kwargs) -> List[ComponentRun]:
+def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
+        beam_pipeline_args: Optional[Sequence[str]] = None,
+        enable_cache: bool = True) -> RunResult:
   """Runs the pipeline locally; a second run reuses unchanged results.
 
   Args:
+    config: every setting of the run (including where it stops).
     logs_dir: raw logs.
     output_dir: pipeline root, ML Metadata (SQLite) and serving directory go
       under it (see OutputLayout).
-    pipeline_name: pipeline name (and ML Metadata context).
-    beam_pipeline_args: Beam options (see beam_args).
-    **pipeline_kwargs: further create_pipeline arguments.
+    beam_pipeline_args: Beam options (see beam_args); default DirectRunner
+      with worker processes.
+    enable_cache: reuse the results of unchanged components.
 
   Returns:
-    Each component of the run with its state and duration.
+    The run as ML Metadata recorded it: each component's state, duration
+    and output artifacts.
+
+  Raises:
+    LogSchemaError: a schema fault in the logs, before anything runs or is
+      written.
   """
+  log_files.checked_table_files(log_files.LogFiles(logs_dir))
   layout = OutputLayout(os.path.abspath(output_dir))
   os.makedirs(layout.output_dir, exist_ok=True)
   beam_direct.use_size_based_runner_flush()
   pipeline = pipeline_lib.create_pipeline(
-      pipeline_name=pipeline_name, pipeline_root=layout.pipeline_root,
-      logs_dir=os.path.abspath(logs_dir), serving_dir=layout.serving_dir,
-      beam_pipeline_args=beam_pipeline_args,
+      config, logs_dir=os.path.abspath(logs_dir),
+      pipeline_root=layout.pipeline_root, serving_dir=layout.serving_dir,
+      beam_pipeline_args=list(beam_args() if beam_pipeline_args is None
+                              else beam_pipeline_args),
       metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
-              layout.metadata_path)),
-      **pipeline_kwargs)
+          metadata.sqlite_metadata_connection_config(layout.metadata_path)),
+      enable_cache=enable_cache)
   start = time.time()
-  logging.info("running pipeline %s: logs %s -> %s", pipeline_name,
-               logs_dir, layout.output_dir)
+  logging.info("running pipeline %s up to %s: logs %s -> %s",
+               config.pipeline_name, config.stop_after, logs_dir,
+               layout.output_dir)
   tfx.orchestration.LocalDagRunner().run(pipeline)
-  runs = component_runs(layout.metadata_path, pipeline_name)
+  result = read_run(layout.output_dir, config.pipeline_name)
   logging.info("pipeline finished in %.1fs\n%s", time.time() - start,
-               format_runs(runs, time.time() - start))
-  return runs
+               format_runs(result.components, time.time() - start))
+  return result

@@ -10,6 +10,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
+from components.listwise import driver
 from components.listwise import executor
 from components.listwise import params as params_lib
 
@@ -30,6 +31,8 @@ class ListwiseExampleGenSpec(types.ComponentSpec):
   PARAMETERS = {
       LOGS_DIR_KEY: ExecutionParameter(type=str),
       PARAMS_KEY: ExecutionParameter(type=str),
+      executor.LOGS_FINGERPRINT_KEY: ExecutionParameter(type=str,
+                                                        optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -47,10 +50,14 @@ class ListwiseExampleGen(base_beam_component.BaseBeamComponent):
     eval_candidates: an `eval` split with each eval request's full candidate
       set, fine scores and purchase labels.
     report: the reconciliation report and the quarantined rows.
+
+  Its driver fingerprints the logs' files: a rerun reuses the cached
+  examples only when no table file was added, removed or rewritten.
   """
 
   SPEC_CLASS = ListwiseExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+  DRIVER_CLASS = driver.Driver
 
   def __init__(self, logs_dir: str,
                params: Optional[params_lib.ListwiseParams] = None):

@@ -13,6 +13,8 @@ from components.listwise import split as split_lib
 
 LOGS_DIR_KEY = "logs_dir"
 PARAMS_KEY = "params"
+# Set by the driver, part of the cache key only.
+LOGS_FINGERPRINT_KEY = "logs_fingerprint"
 EXAMPLES_KEY = "examples"
 EVAL_CANDIDATES_KEY = "eval_candidates"
 REPORT_KEY = "report"

@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 from typing import Dict, Iterator, List, Optional
 
@@ -46,19 +47,37 @@ class LogFiles:
       self._fs, self._root = pafs.LocalFileSystem(), os.path.abspath(logs_dir)
     self._logs_dir = logs_dir
 
-  def table_files(self, table: str) -> List[LogFile]:
-    """The table's Parquet files by name; fails if a required table has none."""
+  def _parquet_infos(self, table: str) -> List[pafs.FileInfo]:
+    """The table's Parquet files (name, size, mtime), sorted by name."""
     folder = contract.table_dir(self._root, table)
     infos = self._fs.get_file_info(
         pafs.FileSelector(folder, allow_not_found=True))
-    names = sorted(i.base_name for i in infos
-                   if i.type == pafs.FileType.File
-                   and i.base_name.endswith(".parquet"))
+    return sorted((i for i in infos if i.type == pafs.FileType.File
+                   and i.base_name.endswith(".parquet")),
+                  key=lambda i: i.base_name)
+
+  def table_files(self, table: str) -> List[LogFile]:
+    """The table's Parquet files by name; fails if a required table has none."""
+    folder = contract.table_dir(self._root, table)
+    names = [i.base_name for i in self._parquet_infos(table)]
     if not names and not contract.TABLES[table].optional:
       raise LogSchemaError(
           table, contract.table_dir(self._logs_dir, table),
           "required table has no .parquet files")
     return [LogFile(table, f"{folder}/{n}", f"{table}/{n}") for n in names]
+
+  def fingerprint(self) -> str:
+    """A digest of every table file's name, size and modification time.
+
+    It changes when a file the listwise stage reads is added, removed,
+    rewritten or touched, so a cached run is reused only on the same files.
+    """
+    digest = hashlib.sha256()
+    for table in contract.TABLES:
+      for info in self._parquet_infos(table):
+        digest.update(f"{table}/{info.base_name}\t{info.size}\t"
+                      f"{info.mtime_ns}\n".encode())
+    return digest.hexdigest()
 
   def schema(self, log_file: LogFile) -> pa.Schema:
     with self._open(log_file) as parquet_file:

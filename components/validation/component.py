@@ -61,11 +61,9 @@ class HitrateValidator(base_component.BaseComponent):
   def __init__(self, model: types.BaseChannel,
                eval_candidates: types.BaseChannel,
                examples: types.BaseChannel,
-               baseline_model: Optional[types.BaseChannel] = None,
-               k_main: int = 100,
-               ks: Sequence[int] = (10, 50, 100, 200, 500, 1000),
-               threshold: float = 0.2, tolerance: float = 0.01,
-               head_share: float = 0.2):
+               baseline_model: Optional[types.BaseChannel], k_main: int,
+               ks: Sequence[int], threshold: float, tolerance: float,
+               head_share: float):
     super().__init__(HitrateValidatorSpec(
         model=model, eval_candidates=eval_candidates, examples=examples,
         baseline_model=baseline_model, k_main=k_main,

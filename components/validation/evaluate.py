@@ -34,8 +34,10 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
     head_share: share of most-exposed candidate items that are 'head'.
 
   Returns:
-    {"ks", "head_min_exposures", "requests", "purchases", "hitrate":
-    {scorer: {slice: {K: value}}}, "ndcg@10": {scorer: value}}.
+    {"ks", "head_min_exposures", "requests", "purchases", "counts": {
+    "purchases_in_scene", "purchases_out_of_scene", "mean_candidates",
+    "exposed_lists"}, "hitrate": {scorer: {slice: {K: value}}}, "ndcg@10":
+    {scorer: value}}.
   """
   head = metrics.head_threshold(sets, head_share)
   candidates = [list(s.item_ids) for s in sets]
@@ -51,6 +53,13 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
         gains, score(exposed_contexts, [list(i) for i in exposed_items]),
         NDCG_K)
   purchases = sum(int((s.in_scene | s.out_of_scene).sum()) for s in sets)
+  counts = {
+      "purchases_in_scene": sum(int(s.in_scene.sum()) for s in sets),
+      "purchases_out_of_scene": sum(int(s.out_of_scene.sum()) for s in sets),
+      "mean_candidates": float(np.mean([len(s.item_ids) for s in sets]))
+                         if sets else 0.0,
+      "exposed_lists": len(exposed_items),
+  }
   return {"ks": list(ks), "head_min_exposures": head,
-          "requests": len(sets), "purchases": purchases,
+          "requests": len(sets), "purchases": purchases, "counts": counts,
           "hitrate": hitrate, f"ndcg@{NDCG_K}": ndcg}

@@ -12,7 +12,7 @@ import tensorflow as tf
 from components.listwise import beam_pipeline
 from components.listwise import encode
 from components.listwise import params as params_lib
-from components.listwise import reference
+from testing import listwise_reference as reference
 from components.listwise import report as report_lib
 from components.raw_logs import contract as c
 from components.raw_logs import files as log_files

@@ -1,4 +1,4 @@
-"""Runs ListwiseExampleGen in a TFX pipeline with LocalDagRunner on tiny logs."""
+"""Runs ListwiseExampleGen and Transform through the local runner on tiny logs."""
 
 import glob
 import json
@@ -6,22 +6,21 @@ import os
 
 import pytest
 import tensorflow as tf
-from tfx import v1 as tfx
 from tfx.orchestration import metadata
 from tfx.types import artifact_utils
 
-from components.listwise import component as component_lib
 from components.listwise import encode
 from components.listwise import params as params_lib
 from models import features as f
-from models import schema as schema_lib
-from tfx_pipeline.synthetic import config as config_lib
+from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
+from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
 
-def _read(pattern):
-  files = glob.glob(pattern)
-  assert files, pattern
+def _read(folder):
+  files = glob.glob(os.path.join(folder, "*.gz"))
+  assert files, folder
   return [encode.decode(r.numpy()) for r in
           tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
@@ -29,30 +28,22 @@ def _read(pattern):
 @pytest.mark.e2e
 def test_component_in_local_dag_runner(tmp_path):
   logs = str(tmp_path / "logs")
-  write.write_logs(logs, config_lib.WorldConfig(num_requests=200,
-                                                num_items=600, seed=2))
+  write.write_logs(logs, world_config.WorldConfig(num_requests=200,
+                                                 num_items=600, seed=2))
   # 10 exposed + 10 unexposed + 25 random + out-of-scene purchases do not
   # fit in the default 40 slots: some random negatives are cut and counted.
   params = params_lib.ListwiseParams(num_random=25, seed=3)
-  gen = component_lib.ListwiseExampleGen(logs_dir=logs, params=params)
-  schema_gen = tfx.components.ImportSchemaGen(
-      schema_file=schema_lib.SCHEMA_FILE)
-  transform = tfx.components.Transform(
-      examples=gen.outputs["examples"],
-      schema=schema_gen.outputs["schema"],
-      preprocessing_fn="models.preprocessing.preprocessing_fn")
-  root = str(tmp_path / "root")
-  db = str(tmp_path / "metadata.sqlite")
-  pipeline = tfx.dsl.Pipeline(
-      pipeline_name="listwise-test", pipeline_root=root,
-      components=[gen, schema_gen, transform],
-      metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(db)),
-      beam_pipeline_args=["--direct_num_workers=1"])
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  config = config_lib.PipelineConfig(listwise=params,
+                                     stop_after=config_lib.TRANSFORM,
+                                     pipeline_name="listwise-test")
+  out = str(tmp_path / "out")
+  beam = local_runner.beam_args("in_memory")
+  result = local_runner.run(config, logs, out, beam)
+  assert [r.component for r in result.components] == [
+      "ListwiseExampleGen", "ListwiseSchemaGen", "Transform"]
 
-  with metadata.Metadata(
-      metadata.sqlite_metadata_connection_config(db)) as store:
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(
+      result.layout.metadata_path)) as store:
     artifacts = {a.type_id: a for a in store.store.get_artifacts()}
     types = {t.id: t.name for t in store.store.get_artifact_types()}
   by_type = {}
@@ -60,9 +51,9 @@ def test_component_in_local_dag_runner(tmp_path):
     by_type.setdefault(types[type_id], []).append(a)
   assert "Examples" in by_type and "components.ListwiseReport" in by_type
 
-  examples_dir = os.path.join(root, "ListwiseExampleGen", "examples")
-  train = _read(os.path.join(examples_dir, "*", "Split-train", "*.gz"))
-  evals = _read(os.path.join(examples_dir, "*", "Split-eval", "*.gz"))
+  gen = local_runner.EXAMPLE_GEN
+  train = _read(result.split(gen, "examples", "train"))
+  evals = _read(result.split(gen, "examples", "eval"))
   assert len(train) + len(evals) == 200
   assert len(evals) == pytest.approx(20, abs=3)
   assert max(int(e[f.TS][0]) for e in train) < min(
@@ -70,13 +61,11 @@ def test_component_in_local_dag_runner(tmp_path):
   for example in train[:20]:
     assert len(example[f.ITEM_ID]) == 40
     assert sum(example[f.MASK]) == 40
-  sets = _read(os.path.join(root, "ListwiseExampleGen", "eval_candidates",
-                            "*", "Split-eval", "*.gz"))
+  sets = _read(result.split(gen, "eval_candidates", "eval"))
   assert {s[f.REQUEST_ID][0] for s in sets} == {
       e[f.REQUEST_ID][0] for e in evals}
-  report_file = glob.glob(os.path.join(root, "ListwiseExampleGen", "report",
-                                       "*", "report.json"))
-  report = json.load(open(report_file[0]))
+  with open(os.path.join(result.listwise_report, "report.json")) as fh:
+    report = json.load(fh)
   assert report["tables"]["requests"] == {
       "read": 200, "used": 200, "quarantined": 0,
       "quarantined_by_reason": {}}
@@ -91,12 +80,43 @@ def test_component_in_local_dag_runner(tmp_path):
 
   # Transform ran on the examples: transformed train split with id features
   # of the list's shape, padding-free lists here (every slot is filled).
-  transformed = glob.glob(os.path.join(root, "Transform",
-                                       "transformed_examples", "*",
-                                       "Split-train", "*.gz"))
-  assert transformed
-  first = next(iter(tf.data.TFRecordDataset(transformed,
-                                            compression_type="GZIP")))
-  parsed = encode.decode(first.numpy())
+  parsed = _read(result.split(local_runner.TRANSFORM, "transformed_examples",
+                              "train"))[0]
   item_ids = parsed[f.transformed_name(f.ITEM_ID)]
   assert len(item_ids) == 40 and min(item_ids) > f.PAD_ID
+
+  # The same settings on the same files reuse every result; a new or
+  # rewritten log file is seen and the examples are built again.
+  examples_only = config.replace(stop_after=config_lib.EXAMPLES)
+  states = lambda r: [(c.component, c.state) for c in r.components]
+  again = local_runner.run(examples_only, logs, out, beam)
+  assert states(again) == [(gen, "cached")]
+  assert again.examples == result.examples
+  part = os.path.join(logs, "transactions", "part-00000.parquet")
+  os.utime(part, ns=(os.stat(part).st_atime_ns,
+                     os.stat(part).st_mtime_ns + 10**9))
+  touched = local_runner.run(examples_only, logs, out, beam)
+  assert states(touched) == [(gen, "ran")]
+  os.link(part, os.path.join(logs, "transactions", "part-00001.parquet"))
+  added = local_runner.run(examples_only, logs, out, beam)
+  assert states(added) == [(gen, "ran")]
+  assert len({result.examples, touched.examples, added.examples}) == 3
+
+
+def test_logs_fingerprint_sees_new_changed_and_removed_table_files(tmp_path):
+  from components.raw_logs import files as log_files  # pylint: disable=g-import-not-at-top
+  fingerprint = lambda: log_files.LogFiles(str(tmp_path)).fingerprint()
+  (tmp_path / "requests").mkdir()
+  (tmp_path / "requests" / "a.parquet").write_bytes(b"x")
+  first = fingerprint()
+  assert fingerprint() == first
+  (tmp_path / "requests" / "notes.txt").write_bytes(b"not read")
+  (tmp_path / "elsewhere.parquet").write_bytes(b"not a table's")
+  assert fingerprint() == first  # Files the stage does not read.
+  (tmp_path / "requests" / "b.parquet").write_bytes(b"y")
+  second = fingerprint()
+  assert second != first
+  (tmp_path / "requests" / "b.parquet").write_bytes(b"yy")
+  assert fingerprint() not in (first, second)
+  (tmp_path / "requests" / "b.parquet").unlink()
+  assert fingerprint() == first

@@ -1,6 +1,5 @@
 """Tests of the towers, task, model, run_fn and exported signatures, on generated logs through Transform."""
 
-import dataclasses
 import glob
 import os
 
@@ -11,7 +10,6 @@ import tensorflow_transform as tft
 from tfx.components.trainer import fn_args_utils
 
 from components.listwise import encode
-from components.listwise import params as params_lib
 from models import features as f
 from models import hparams as hparams_lib
 from models import losses
@@ -21,8 +19,7 @@ from models import trainer
 from models.layers import pooling
 from models.layers import towers
 from models.tasks import multi_objective
-from tfx_pipeline import transformed as transformed_lib
-from tfx_pipeline.synthetic import config as config_lib
+from tfx_pipeline import local_runner
 
 VOCAB = dict(users=7, genders=4, query_tokens=9, items=13, categories=5,
              brands=6, price_buckets=4)
@@ -280,13 +277,16 @@ def test_hparams_custom_config_round_trip():
 
 
 @pytest.fixture(scope="module")
-def transformed(tmp_path_factory):
-  """ListwiseExampleGen -> ListwiseSchemaGen -> Transform on 1,500 requests."""
-  world = transformed_lib.transform_world(
-      str(tmp_path_factory.mktemp("model")),
-      config_lib.WorldConfig(num_requests=1500, num_items=1500, seed=3),
-      params_lib.ListwiseParams(seed=3))
-  return dataclasses.asdict(world)
+def transformed(pushed, tmp_path_factory):
+  """The shared small run's Transform outputs and eval candidate sets."""
+  result = pushed.result
+  xf = lambda split: os.path.join(result.split(
+      local_runner.TRANSFORM, "transformed_examples", split), "*")
+  return {"root": str(tmp_path_factory.mktemp("model")),
+          "train": xf("train"), "eval": xf("eval"),
+          "graph": result.transform_graph,
+          "eval_sets": os.path.join(result.split(
+              local_runner.EXAMPLE_GEN, "eval_candidates", "eval"), "*")}
 
 
 def _fn_args(transformed, out, hparams, steps):

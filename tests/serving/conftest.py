@@ -7,7 +7,7 @@ import pytest
 
 from serving import config as config_lib
 from serving import server as server_lib
-from serving import testing
+from testing import serving as serving_testing
 
 MODEL_NAME = config_lib.DEFAULT_MODEL_NAME
 # The server's candidate limit in the tests, below the model's own (10,000).
@@ -15,8 +15,8 @@ MAX_CANDIDATES = 2_000
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> testing.ExportedModel:
-  return testing.export_model(str(tmp_path_factory.mktemp("exported")))
+def exported(pushed) -> serving_testing.PushedModel:
+  return pushed
 
 
 @dataclasses.dataclass
@@ -29,11 +29,11 @@ class Running:
   max_candidates: int
 
 
-def _start_server(exported: testing.ExportedModel, root: str) -> Running:
+def _start_server(exported: serving_testing.PushedModel, root: str) -> Running:
   """Pushes the export as version 1 under `root` and serves it on loopback."""
   base_path = os.path.join(root, MODEL_NAME)
   os.makedirs(base_path)
-  testing.push_version(exported.export_dir, base_path, 1)
+  serving_testing.push_version(exported.export_dir, base_path, 1)
   server = server_lib.ModelServer(
       [config_lib.ModelConfig(MODEL_NAME, base_path)], port=0,
       host="127.0.0.1", poll_seconds=0.2, max_candidates=MAX_CANDIDATES)

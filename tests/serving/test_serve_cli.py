@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from serving import testing
+from testing import serving as serving_testing
 from tfx_pipeline import cli
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_query_round_trip_then_sigterm_stops_cleanly(serve_process, exported,
                                                      capsys):
   process, target = serve_process
   version = int(os.path.basename(exported.export_dir))  # The Pusher's.
-  (request,) = testing.sample_requests(exported.logs_dir, 1, 50)
+  (request,) = serving_testing.sample_requests(exported.logs_dir, 1, 50)
   argv = ["query", "--server", target, "--user-id", request.user_id,
           "--query", request.query, "--candidates",
           ",".join(request.candidate_item_ids), "--history",

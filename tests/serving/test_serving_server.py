@@ -16,7 +16,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving import client as client_lib
 from serving import config as config_lib
-from serving import testing
+from testing import serving as serving_testing
 from serving import warmup
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,8 @@ _NUM_CANDIDATES = 1_000
 
 @pytest.fixture(scope="module")
 def requests(exported):
-  return testing.sample_requests(exported.logs_dir, 4, _NUM_CANDIDATES)
+  return serving_testing.sample_requests(exported.logs_dir, 4,
+                                         _NUM_CANDIDATES)
 
 
 def _client(running, **kwargs):
@@ -167,7 +168,7 @@ def _failing_warmup(path):
 
 def _push_broken(exported, base_path, version, breaker):
   staging = os.path.join(os.path.dirname(base_path), f"staging-{version}")
-  testing.push_version(exported.export_dir, staging, version)
+  serving_testing.push_version(exported.export_dir, staging, version)
   breaker(os.path.join(staging, str(version)))
   os.rename(os.path.join(staging, str(version)),
             os.path.join(base_path, str(version)))
@@ -212,7 +213,7 @@ def test_a_refused_version_is_retried_once_its_files_change(
 def test_warmup_records_are_replayed(fresh_server, exported, requests,
                                     caplog):
   staging = os.path.join(os.path.dirname(fresh_server.base_path), "staging")
-  path = testing.push_version(exported.export_dir, staging, 2)
+  path = serving_testing.push_version(exported.export_dir, staging, 2)
   warmup.write(path, [client_lib.predict_request(
       _MODEL, client_lib.rank_inputs(requests[:2]))] * 2)
   assert len(warmup.read(os.path.join(path, model_serving.WARMUP_FILE))) == 2
@@ -226,7 +227,7 @@ def test_warmup_records_are_replayed(fresh_server, exported, requests,
 def test_without_warmup_records_each_signature_is_called_once(
     fresh_server, exported, caplog):
   staging = os.path.join(os.path.dirname(fresh_server.base_path), "staging")
-  path = testing.push_version(exported.export_dir, staging, 2)
+  path = serving_testing.push_version(exported.export_dir, staging, 2)
   shutil.rmtree(os.path.join(path, "assets.extra"), ignore_errors=True)
   os.rename(path, os.path.join(fresh_server.base_path, "2"))
   with caplog.at_level(logging.INFO, logger="serving.manager"), _client(
@@ -257,7 +258,8 @@ def test_new_version_under_load_loses_no_request(fresh_server, exported,
   for t in threads:
     t.start()
   time.sleep(5)
-  testing.push_version(exported.export_dir, fresh_server.base_path, 2)
+  serving_testing.push_version(exported.export_dir, fresh_server.base_path,
+                               2)
   time.sleep(15)
   stop.set()
   for t in threads:

@@ -13,10 +13,13 @@ from components.validation import metrics
 from models import features as f
 from models import hparams as hparams_lib
 from tfx_pipeline import cli
+from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
+from tfx_pipeline.ablation import config as ablation_config
 from tfx_pipeline.ablation import report
 from tfx_pipeline.ablation import summary
 from tfx_pipeline.ablation import variants as variants_lib
-from tfx_pipeline.synthetic import config as config_lib
+from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
 V = variants_lib
@@ -44,8 +47,8 @@ def test_each_variant_changes_one_thing(name, changes, alpha):
   assert _changed(hparams) == changes
   assert variant.listwise_params_for(params_lib.ListwiseParams()) == (
       dataclasses.replace(params_lib.ListwiseParams(), alpha=alpha))
-  assert variant.run_fn == (V.BASELINE_RUN_FN if name == V.BASELINE
-                            else V.COARSE_RUN_FN)
+  assert variant.run_fn == (config_lib.BASELINE_RUN_FN
+                            if name == V.BASELINE else config_lib.RUN_FN)
 
 
 def test_variant_changes_apply_on_top_of_the_run_settings():
@@ -114,8 +117,8 @@ def test_verdict_without_data_is_not_measured():
 
 
 def test_flatten_names_metrics_slice_at_k():
-  evaluation = {"hitrate": {"x": {"global": {10: 0.25, 100: 0.5},
-                                  "tail": {10: math.nan, 100: 0.1}}},
+  evaluation = {"hitrate": {"x": {"global": {"10": 0.25, "100": 0.5},
+                                  "tail": {"10": None, "100": 0.1}}},
                 "ndcg@10": {"x": 0.3}}
   flat = summary.flatten(evaluation, "x")
   assert flat["global@10"] == 0.25 and flat["tail@100"] == 0.1
@@ -169,27 +172,30 @@ def test_curves_png_is_an_image():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(seeds=()), "at least one seed"),
     (dict(seeds=(1, 1)), "seeds repeat"),
-    (dict(ks=(10, 50)), "must include 100"),
-    (dict(ks=(100, 50)), "ascending"),
+    (dict(pipeline=config_lib.PipelineConfig().replace(
+        validation__ks=(10, 50))), "must include 100"),
     (dict(variants=("full", "bogus")), "unknown variants"),
-    (dict(train_steps=0), "train_steps"),
 ])
 def test_config_errors_name_the_problem(kwargs, message):
-  from tfx_pipeline.ablation import run  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match=message):
-    run.AblationConfig(**kwargs)
+    ablation_config.AblationConfig(**kwargs)
 
 
-def test_logs_fingerprint_sees_new_and_changed_files(tmp_path):
-  from tfx_pipeline.ablation import run  # pylint: disable=g-import-not-at-top
-  with pytest.raises(FileNotFoundError, match="no log files"):
-    run.logs_fingerprint(str(tmp_path))
-  (tmp_path / "requests").mkdir()
-  (tmp_path / "requests" / "a.parquet").write_bytes(b"x")
-  first = run.logs_fingerprint(str(tmp_path))
-  assert run.logs_fingerprint(str(tmp_path)) == first
-  (tmp_path / "requests" / "b.parquet").write_bytes(b"y")
-  assert run.logs_fingerprint(str(tmp_path)) != first
+def test_each_run_is_the_variant_up_to_validation_without_comparison():
+  config = ablation_config.AblationConfig(
+      pipeline=config_lib.PipelineConfig(train_steps=33).replace(
+          hparams__learning_rate=0.02, validation__ks=(100, 300)))
+  baseline = config.run_config(V.BY_NAME[V.BASELINE], seed=4)
+  assert baseline.run_fn == config_lib.BASELINE_RUN_FN
+  assert baseline.stop_after == config_lib.VALIDATE
+  assert (baseline.hparams.seed, baseline.hparams.learning_rate) == (4, 0.02)
+  assert baseline.train_steps == 33
+  assert baseline.validation.threshold == 0.0
+  assert not baseline.validation.compare_to_last_blessed
+  assert baseline.validation.ks == (100, 300)
+  uniform = config.run_config(V.BY_NAME[V.UNIFORM_NEGATIVES], seed=4)
+  assert uniform.listwise.alpha == 0.0
+  assert uniform.run_fn == config_lib.RUN_FN
 
 
 def test_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
@@ -200,21 +206,20 @@ def test_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
   code = cli.main(["ablate", "--logs", str(tmp_path / "missing"),
                    "--output", str(tmp_path / "out")])
   assert code == 2
-  assert "no log files under" in capsys.readouterr().err
+  assert "required table has no .parquet files" in capsys.readouterr().err
   assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.e2e
-def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(
-    tmp_path, monkeypatch):
+def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   from tfx_pipeline.ablation import run  # pylint: disable=g-import-not-at-top
   logs, out = str(tmp_path / "logs"), str(tmp_path / "out")
-  write.write_logs(logs, config_lib.WorldConfig(num_requests=600,
-                                                num_items=500, seed=3))
+  write.write_logs(logs, world_config.WorldConfig(num_requests=600,
+                                                  num_items=500, seed=3))
   argv = ["ablate", "--logs", logs, "--output", out, "--seeds", "0", "1",
           "--variants", V.BASELINE, V.FULL, V.UNIFORM_NEGATIVES,
           "--train-steps", "15", "--eval-steps", "2", "--model-batch-size",
-          "16"]
+          "16", "--beam-mode", "in_memory"]
   assert cli.main(argv) == 0
 
   with open(os.path.join(out, run.RESULTS_FILE)) as fh:
@@ -237,39 +242,45 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(
   assert saved["command"] in text
   assert os.path.getsize(os.path.join(out, report.PLOT_FILE)) > 0
 
-  # The uniform variant trained on its own examples (alpha 0): same eval
-  # candidate sets, different random negatives.
-  worlds = {}
-  for alpha in ("0.75", "0"):
-    with open(os.path.join(out, run.EXAMPLES_DIR, f"alpha-{alpha}",
-                           run.WORLD_FILE)) as fh:
-      worlds[alpha] = json.load(fh)["world"]
+  # The same study again, through the runner: every component of every run
+  # is reused (nothing trains) and the results are the same.
+  config = ablation_config.AblationConfig(
+      seeds=(0, 1), variants=(V.BASELINE, V.FULL, V.UNIFORM_NEGATIVES),
+      pipeline=config_lib.PipelineConfig(
+          train_steps=15, eval_steps=2,
+          validation=config_lib.ValidationConfig(ks=V.DEFAULT_KS)).replace(
+              hparams__batch_size=16))
+  again = run.run_ablation(logs, out, config, command=saved["command"],
+                           beam_pipeline_args=["--runner=DirectRunner"])
+  assert {s for states in again["states"].values()
+          for s in states.values()} == {"cached"}
+  assert {name: {str(s): m for s, m in by_seed.items()}
+          for name, by_seed in again["results"].items()} == results
+
+  # The uniform variant trained on its own examples (alpha 0): the same
+  # eval candidate sets, other random negatives.
+  runs = again["runs"]
+  full, uniform = runs[(V.FULL, 0)], runs[(V.UNIFORM_NEGATIVES, 0)]
+  assert full.examples != uniform.examples
+  assert runs[(V.BASELINE, 1)].examples == full.examples
   from components.validation import data  # pylint: disable=g-import-not-at-top
-  sets = {a: data.read_eval_sets(w["eval_sets_dir"])[0]
-          for a, w in worlds.items()}
-  assert [s.request_id for s in sets["0"]] == [
-      s.request_id for s in sets["0.75"]]
+  eval_sets = lambda r: data.read_eval_sets(
+      r.split(local_runner.EXAMPLE_GEN, "eval_candidates", "eval"))[0]
+  sets = {"full": eval_sets(full), "uniform": eval_sets(uniform)}
+  assert [s.request_id for s in sets["full"]] == [
+      s.request_id for s in sets["uniform"]]
   assert all((a.item_ids == b.item_ids).all()
-             for a, b in zip(sets["0"], sets["0.75"]))
+             for a, b in zip(sets["full"], sets["uniform"]))
   random_items = {}
-  for alpha, world in worlds.items():
+  for name, result in (("full", full), ("uniform", uniform)):
     from components.listwise import encode  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    files = tf.io.gfile.glob(world["examples_eval"].replace(
-        "Split-eval", "Split-train") + "/*")
+    files = tf.io.gfile.glob(os.path.join(result.split(
+        local_runner.EXAMPLE_GEN, "examples", "train"), "*"))
     items = []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
       e = encode.decode(record.numpy())
       items += [i for i, t in zip(e[f.ITEM_ID], e[f.SAMPLE_TYPE])
                 if t == f.SAMPLE_RANDOM]
-    random_items[alpha] = items
-  assert random_items["0"] != random_items["0.75"]
-
-  # A second run with the same settings trains nothing and reports the same.
-  def no_training(*args, **kwargs):
-    raise AssertionError("a finished run was trained again")
-
-  monkeypatch.setattr(run, "train", no_training)
-  assert cli.main(argv) == 0
-  with open(os.path.join(out, run.RESULTS_FILE)) as fh:
-    assert json.load(fh)["results"] == results
+    random_items[name] = items
+  assert random_items["full"] != random_items["uniform"]

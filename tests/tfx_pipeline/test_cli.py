@@ -12,7 +12,8 @@ import pytest
 from components.listwise import params as params_lib
 from components.raw_logs import contract as c
 from tfx_pipeline import cli
-from tfx_pipeline import flags
+from tfx_pipeline import config as config_lib
+from tfx_pipeline.cli import flags
 
 SUBCOMMANDS = ("generate", "validate-logs", "build-examples", "serve",
                "query", "report", "run", "compile-kfp", "demo", "ablate")
@@ -117,37 +118,54 @@ def test_build_examples_exit_codes(logs_dir, tmp_path, capsys):
 
 def test_dataclass_flags_round_trip():
   parser = argparse.ArgumentParser()
-  flags.add_dataclass_flags(parser, params_lib.ListwiseParams, "params")
+  flags.add_dataclass_flags(parser, params_lib.ListwiseParams(), "params")
   args = parser.parse_args(["--alpha", "0", "--list-size", "7"])
   assert flags.dataclass_from_args(params_lib.ListwiseParams, args) == (
       params_lib.ListwiseParams(alpha=0.0, list_size=7))
 
 
-def _metrics_run(root, execution_id, blessed):
-  folder = os.path.join(root, "pipeline", "HitrateValidator", "metrics",
-                        str(execution_id))
-  os.makedirs(folder)
-  row = {"10": 0.25, "100": None}
-  report = {"ks": [10, 100], "k_main": 100, "requests": 7, "purchases": 4,
-            "head_min_exposures": 3, "blessed": blessed,
-            "reasons": [] if blessed else ["candidate hitrate is missing"],
-            "hitrate": {"model": {s: row for s in (
-                "global", "in_scene", "out_of_scene", "head", "tail")}},
-            "ndcg@10": {"model": 0.5}}
-  with open(os.path.join(folder, "metrics.json"), "w") as f:
-    json.dump(report, f)
+def test_config_flags_cover_every_setting_with_its_default():
+  parser = argparse.ArgumentParser()
+  flags.add_config_flags(parser)
+  assert flags.config_from_args(parser.parse_args([])) == (
+      config_lib.PipelineConfig())
+  args = parser.parse_args([
+      "--train-steps", "7", "--stop-after", "transform", "--list-size", "9",
+      "--model-learning-rate", "0.1", "--model-revised-softmax", "false",
+      "--transform-min-frequency", "3", "--ks", "5", "50", "--threshold",
+      "0.4", "--compare-to-last-blessed", "no", "--model-name", "m"])
+  assert flags.config_from_args(args) == config_lib.PipelineConfig().replace(
+      train_steps=7, stop_after="transform", listwise__list_size=9,
+      hparams__learning_rate=0.1, hparams__revised_softmax=False,
+      preprocessing__min_frequency=3, validation__ks=(5, 50),
+      validation__threshold=0.4, validation__compare_to_last_blessed=False,
+      model_name="m")
+  with pytest.raises(SystemExit):  # argparse refuses an unknown stage.
+    parser.parse_args(["--stop-after", "serve"])
+  with pytest.raises(flags.UsageError, match="learning_rate must be > 0"):
+    flags.config_from_args(parser.parse_args(["--model-learning-rate", "0"]))
 
 
-def test_report_prints_the_newest_or_a_named_run(tmp_path, capsys):
-  root = str(tmp_path)
-  _metrics_run(root, 3, blessed=True)
-  _metrics_run(root, 12, blessed=False)  # newer: ids compare as numbers
-  assert cli.main(["report", root]) == 0
+def test_config_flags_take_another_default():
+  parser = argparse.ArgumentParser()
+  default = config_lib.PipelineConfig(train_steps=11).replace(
+      validation__ks=(1, 2))
+  flags.add_config_flags(parser, default)
+  assert flags.config_from_args(parser.parse_args([])) == default
+
+
+def test_report_prints_the_newest_or_a_named_run(pushed, capsys):
+  run_dir = pushed.result.layout.output_dir
+  metrics_uri = pushed.result.metrics
+  assert cli.main(["report", run_dir]) == 0
   out = capsys.readouterr().out
-  assert "metrics/12/metrics.json" in out and "NOT BLESSED" in out
-  assert "0.250" in out and "n/a" in out
-  assert "metrics/12/hitrate_at_k.png" in out
-  assert cli.main(["report", root, "--run", "3"]) == 0
-  assert "decision on global hitrate@100: BLESSED" in capsys.readouterr().out
-  assert cli.main(["report", root, "--run", "99"]) == 2
-  assert "no hitrate metrics for run 99" in capsys.readouterr().err
+  assert metrics_uri in out
+  assert "decision on global hitrate@100: BLESSED" in out
+  assert os.path.join(metrics_uri, "hitrate_at_k.png") in out
+  execution = pushed.result.component("HitrateValidator").execution_id
+  assert cli.main(["report", run_dir, "--run", str(execution), "--json"]) == 0
+  assert json.loads(capsys.readouterr().out)["blessed"] is True
+  assert cli.main(["report", run_dir, "--run", "99999"]) == 2
+  assert "no hitrate metrics of run 99999" in capsys.readouterr().err
+  assert cli.main(["report", str(os.path.dirname(run_dir))]) == 2
+  assert "no ML Metadata store" in capsys.readouterr().err

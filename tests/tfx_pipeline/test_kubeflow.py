@@ -15,7 +15,7 @@ from components.listwise import params as params_lib
 from models import hparams as hparams_lib
 from tfx_pipeline import cli
 from tfx_pipeline import kubeflow_runner
-from tfx_pipeline import pipeline as pipeline_lib
+from tfx_pipeline import config as config_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -44,9 +44,12 @@ RESOLVER_ID = "last_blessed_model"
 # Values other than create_pipeline's defaults, to see them pass through.
 LISTWISE = params_lib.ListwiseParams(list_size=24, history_length=12)
 HPARAMS = hparams_lib.HParams(learning_rate=0.02, embedding_dim=16)
-VALIDATION = pipeline_lib.ValidationConfig(k_main=50, ks=(10, 50),
-                                           threshold=0.31, tolerance=0.03)
+VALIDATION = config_lib.ValidationConfig(k_main=50, ks=(10, 50),
+                                         threshold=0.31, tolerance=0.03)
 TRAIN_STEPS = 123
+CONFIG = config_lib.PipelineConfig(listwise=LISTWISE, hparams=HPARAMS,
+                                   validation=VALIDATION,
+                                   train_steps=TRAIN_STEPS)
 
 
 def _parse(struct, message):
@@ -77,10 +80,8 @@ def _constant(spec, task, name):
 def compiled(tmp_path_factory):
   path = str(tmp_path_factory.mktemp("kfp") / "pipeline.json")
   assert kubeflow_runner.compile_pipeline(
-      IMAGE, ROOT, path, logs_dir=LOGS, serving_dir=SERVING,
-      beam_pipeline_args=BEAM_ARGS, listwise_params=LISTWISE,
-      hparams=HPARAMS, validation=VALIDATION,
-      train_steps=TRAIN_STEPS) == path
+      IMAGE, ROOT, path, CONFIG, logs_dir=LOGS, serving_dir=SERVING,
+      beam_pipeline_args=BEAM_ARGS) == path
   return _load_job(path)
 
 
@@ -119,7 +120,7 @@ def test_parameters_are_in_the_spec(compiled):
   assert _constant(spec, "ListwiseSchemaGen", "list_size") == 24
   assert _constant(spec, "ListwiseSchemaGen", "history_length") == 12
   assert _constant(spec, "Transform",
-                   "preprocessing_fn") == pipeline_lib.PREPROCESSING_FN
+                   "preprocessing_fn") == config_lib.PREPROCESSING_FN
   assert _constant(spec, "Trainer", "run_fn") == "models.trainer.run_fn"
   assert json.loads(_constant(spec, "Trainer", "custom_config")) == (
       json.loads(json.dumps(HPARAMS.to_custom_config())))
@@ -131,7 +132,7 @@ def test_parameters_are_in_the_spec(compiled):
   assert json.loads(_constant(spec, "HitrateValidator", "ks")) == [10, 50]
   push = json.loads(_constant(spec, "Pusher", "push_destination"))
   assert push["filesystem"]["base_directory"] == (
-      f"{SERVING}/{pipeline_lib.DEFAULT_MODEL_NAME}")
+      f"{SERVING}/{config_lib.DEFAULT_MODEL_NAME}")
   assert _constant(spec, "UpdateModelsConfig", "serving_dir") == SERVING
   # No module_file: nothing is packaged under the pipeline root.
   assert "module_file" not in spec.root.dag.tasks["Trainer"].inputs.parameters
@@ -144,7 +145,7 @@ def test_pipeline_root_and_name_are_set(compiled):
   job, spec, _ = compiled
   assert job.runtime_config.gcs_output_directory == ROOT
   assert spec.default_pipeline_root == ROOT
-  assert spec.pipeline_info.name == kubeflow_runner.DEFAULT_PIPELINE_NAME
+  assert spec.pipeline_info.name == config_lib.DEFAULT_PIPELINE_NAME
   assert spec.schema_version == "2.1.0"
 
 
@@ -152,13 +153,17 @@ def test_cli_writes_the_same_spec(tmp_path, capsys):
   by_function = str(tmp_path / "function.json")
   by_cli = str(tmp_path / "cli.json")
   kubeflow_runner.compile_pipeline(
-      IMAGE, ROOT, by_function, logs_dir=LOGS, serving_dir=SERVING,
-      pipeline_name="coarse-rank-test", beam_pipeline_args=BEAM_ARGS,
-      train_steps=TRAIN_STEPS)
+      IMAGE, ROOT, by_function,
+      CONFIG.replace(pipeline_name="coarse-rank-test"), logs_dir=LOGS,
+      serving_dir=SERVING, beam_pipeline_args=BEAM_ARGS)
   assert cli.main(["compile-kfp", "--image", IMAGE, "--pipeline-root", ROOT,
                    "--output", by_cli, "--logs", LOGS, "--serving-dir",
                    SERVING, "--pipeline-name", "coarse-rank-test",
-                   "--train-steps", str(TRAIN_STEPS), "--"] + BEAM_ARGS) == 0
+                   "--train-steps", str(TRAIN_STEPS), "--list-size", "24",
+                   "--history-length", "12", "--model-learning-rate", "0.02",
+                   "--model-embedding-dim", "16", "--k-main", "50", "--ks",
+                   "10", "50", "--threshold", "0.31", "--tolerance", "0.03",
+                   "--"] + BEAM_ARGS) == 0
   assert by_cli in capsys.readouterr().out
   with open(by_function) as f, open(by_cli) as g:
     assert json.load(f) == json.load(g)
@@ -191,7 +196,7 @@ def test_yaml_output_is_the_pipeline_spec(tmp_path, compiled):
     (["--output", "{tmp}/pipeline.json", "--pipeline-name", "Coarse_Rank"],
      "pipeline name 'Coarse_Rank'"),
     (["--output", "{tmp}/pipeline.json", "--train-steps", "0"],
-     "--train-steps must be >= 1"),
+     "train_steps must be >= 1"),
 ])
 def test_cli_refuses_bad_arguments(tmp_path, capsys, flags, message):
   argv = ["compile-kfp", "--image", IMAGE, "--pipeline-root", ROOT]

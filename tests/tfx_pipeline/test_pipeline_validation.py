@@ -1,20 +1,19 @@
 """The whole pipeline on generated logs: only models that clear the hitrate bar are blessed and pushed."""
 
-import glob
-import json
 import os
 
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
-from tfx import v1 as tfx
 
 from components.push import models_config
 from components.validation import executor as validation_executor
+from components.validation import report as report_lib
 from models import hparams as hparams_lib
 from models import serving
-from tfx_pipeline import pipeline as pipeline_lib
-from tfx_pipeline.synthetic import config as config_lib
+from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
+from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
 THRESHOLD = 0.35
@@ -25,37 +24,30 @@ TRAINED = dict(learning_rate=0.01, batch_size=32)
 
 
 def _run(root, hparams, steps):
-  tfx.orchestration.LocalDagRunner().run(pipeline_lib.create_pipeline(
-      pipeline_name="validation-test",
-      pipeline_root=os.path.join(root, "pipeline"),
-      logs_dir=os.path.join(root, "logs"),
-      serving_dir=os.path.join(root, "serving"),
-      hparams=hparams_lib.HParams(**hparams), train_steps=steps,
-      eval_steps=2,
-      validation=pipeline_lib.ValidationConfig(threshold=THRESHOLD,
-                                               tolerance=0.02),
-      metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
-              os.path.join(root, "metadata.sqlite")))))
-  newest = max(glob.glob(os.path.join(root, "pipeline", "HitrateValidator",
-                                      "metrics", "*")),
-               key=lambda p: int(os.path.basename(p)))
-  with open(os.path.join(newest, validation_executor.METRICS_FILE)) as f:
-    report = json.load(f)
-  with open(os.path.join(newest, validation_executor.PLOT_FILE), "rb") as f:
+  result = local_runner.run(
+      config_lib.PipelineConfig(
+          hparams=hparams_lib.HParams(**hparams), train_steps=steps,
+          eval_steps=2, pipeline_name="validation-test",
+          validation=config_lib.ValidationConfig(threshold=THRESHOLD,
+                                                 tolerance=0.02)),
+      os.path.join(root, "logs"), root, local_runner.beam_args("in_memory"))
+  report = report_lib.load(result.metrics)
+  with open(os.path.join(result.metrics, validation_executor.PLOT_FILE),
+            "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert result.blessed == report["blessed"]
   return report
 
 
 def _versions(root):
-  folder = os.path.join(root, "serving", pipeline_lib.DEFAULT_MODEL_NAME)
+  folder = os.path.join(root, "serving", config_lib.DEFAULT_MODEL_NAME)
   return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
 @pytest.mark.e2e
 def test_only_models_clearing_the_bar_are_pushed(tmp_path):
   root = str(tmp_path)
-  write.write_logs(os.path.join(root, "logs"), config_lib.WorldConfig(
+  write.write_logs(os.path.join(root, "logs"), world_config.WorldConfig(
       num_requests=3000, num_items=1500, seed=3))
 
   untrained = _run(root, UNTRAINED, steps=1)
@@ -75,7 +67,7 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path):
   assert trained["blessed"], trained["reasons"]
   versions = _versions(root)
   assert len(versions) == 1
-  pushed = os.path.join(root, "serving", pipeline_lib.DEFAULT_MODEL_NAME,
+  pushed = os.path.join(root, "serving", config_lib.DEFAULT_MODEL_NAME,
                         versions[0])
   assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
   assert os.path.exists(os.path.join(pushed, serving.WARMUP_FILE))
@@ -83,8 +75,8 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path):
       open(os.path.join(root, "serving", models_config.MODELS_CONFIG)).read(),
       model_server_config_pb2.ModelServerConfig())
   assert [(c.name, c.base_path) for c in config.model_config_list.config] == [
-      (pipeline_lib.DEFAULT_MODEL_NAME,
-       os.path.join(root, "serving", pipeline_lib.DEFAULT_MODEL_NAME))]
+      (config_lib.DEFAULT_MODEL_NAME,
+       os.path.join(root, "serving", config_lib.DEFAULT_MODEL_NAME))]
 
   damaged = _run(root, dict(UNTRAINED, seed=1), steps=1)
   assert not damaged["blessed"]

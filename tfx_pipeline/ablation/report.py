@@ -13,7 +13,7 @@ REPORT_FILE = "report.md"
 PLOT_FILE = "hitrate_curves.png"
 CURVE_SLICES = (metrics.GLOBAL, metrics.IN_SCENE, metrics.OUT_OF_SCENE,
                 metrics.TAIL)
-HEADLINE_K = 100
+HEADLINE_K = variants_lib.HEADLINE_K
 
 
 @dataclasses.dataclass(frozen=True)

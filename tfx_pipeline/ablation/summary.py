@@ -17,13 +17,23 @@ MIXED = "did not hold: no consistent difference across seeds"
 MISSING = "not measured"
 
 
-def flatten(evaluation: dict, scorer: str) -> Dict[str, float]:
-  """One scorer's metrics from evaluate.evaluate as {"slice@K": v, "ndcg@10": v}."""
-  out = {f"{name}@{k}": float(v)
-         for name, row in evaluation["hitrate"][scorer].items()
+def _number(value) -> float:
+  return math.nan if value is None else float(value)
+
+
+def flatten(metrics: dict, scorer: str) -> Dict[str, float]:
+  """One scorer's metrics as {"slice@K": v, "ndcg@10": v}.
+
+  Args:
+    metrics: a HitrateMetrics artifact's metrics.json (K as strings, None
+      where a metric is undefined, which becomes NaN).
+    scorer: e.g. evaluate.MODEL or evaluate.FINE_RANKER.
+  """
+  out = {f"{name}@{k}": _number(v)
+         for name, row in metrics["hitrate"][scorer].items()
          for k, v in row.items()}
   key = f"ndcg@{evaluate.NDCG_K}"
-  out[key] = float(evaluation[key][scorer])
+  out[key] = _number(metrics[key][scorer])
   return out
 
 

@@ -6,6 +6,7 @@ from typing import Any, Mapping, Optional, Tuple
 from components.listwise import params as params_lib
 from components.validation import evaluate
 from models import hparams as hparams_lib
+from tfx_pipeline import config as config_lib
 
 FINE_RANKER = evaluate.FINE_RANKER
 BASELINE = "tfrs_baseline"
@@ -16,12 +17,11 @@ NO_OUT_OF_SCENE = "no_out_of_scene"
 PLAIN_SOFTMAX = "plain_softmax"
 UNIFORM_NEGATIVES = "uniform_negatives"
 
-# Hitrate cutoffs of the report; the findings are stated at K = 100 and at
-# the largest K.
+# Hitrate cutoffs of the report; the findings are stated at HEADLINE_K and
+# at the largest K.
 DEFAULT_KS = (10, 20, 50, 100, 200, 300)
+HEADLINE_K = 100
 
-COARSE_RUN_FN = "models.trainer.run_fn"
-BASELINE_RUN_FN = "models.trainer.baseline_run_fn"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Variant:
   """
   name: str
   description: str
-  run_fn: str = COARSE_RUN_FN
+  run_fn: str = config_lib.RUN_FN
   hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   alpha: Optional[float] = None
 
@@ -56,7 +56,7 @@ class Variant:
 
 VARIANTS: Tuple[Variant, ...] = (
     Variant(BASELINE, "plain TFRS two-tower retrieval on (query, clicked "
-            "item) pairs, in-batch softmax", run_fn=BASELINE_RUN_FN),
+            "item) pairs, in-batch softmax", run_fn=config_lib.BASELINE_RUN_FN),
     Variant(FULL, "the coarse ranker as shipped: every loss, every sample "
             "type, frequency-based negatives"),
     Variant(NO_DISTILLATION, "full model without the distillation loss",

@@ -1,11 +1,11 @@
-"""A small coarse ranker pushed by the pipeline from synthetic logs, for serving tests and benchmarks.
+"""A small coarse ranker pushed by the pipeline, versions pushed by hand, and requests sampled from logs.
 
-Runs the whole pipeline (tfx_pipeline.pipeline.create_pipeline, LocalDagRunner)
-on a generated world with a few training steps and a blessing threshold of
-0, so the model is always pushed: the Pusher's TF Serving layout with warmup
-records and models.config, as production serves it. `push_version` copies a
-version into a layout the way a pusher must: into a temporary folder first,
-then renamed, so a server never sees half a version.
+`pushed_model` runs the whole pipeline (local_runner.run) on a generated
+world with a few training steps and a blessing threshold of 0, so the model
+is always pushed: the Pusher's TF Serving layout with warmup records and
+models.config, as production serves it. `push_version` copies a version into
+a layout the way a pusher must: into a temporary folder first, then renamed,
+so a server never sees half a version.
 """
 
 import dataclasses
@@ -17,10 +17,16 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from components.raw_logs import contract as c
+from models import hparams as hparams_lib
+from serving import client
+from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
+from tfx_pipeline.synthetic import config as world_config
+from tfx_pipeline.synthetic import write
 
 
 @dataclasses.dataclass(frozen=True)
-class ExportedModel:
+class PushedModel:
   """Where the pushed model and the logs it was trained on are.
 
   Attributes:
@@ -28,43 +34,38 @@ class ExportedModel:
       `variables/`, `assets/`, `assets.extra/tf_serving_warmup_requests`).
     serving_dir: the Pusher's serving directory, with `models.config`.
     logs_dir: the synthetic logs (`<logs_dir>/<table>/*.parquet`).
+    result: the pipeline run that pushed it.
   """
 
   export_dir: str
   serving_dir: str
   logs_dir: str
+  result: local_runner.RunResult
 
 
-def export_model(root: str, num_requests: int = 1_500,
-                 num_items: int = 1_500, train_steps: int = 60,
-                 seed: int = 3) -> ExportedModel:
-  """Generates logs under `root` and runs the pipeline on them."""
-  # TFX and the pipeline are heavy: imported only when building.
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-
-  from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
-  from tfx_pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  from tfx_pipeline.synthetic import config as config_lib  # pylint: disable=g-import-not-at-top
-  from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
-
-  logs = os.path.join(root, "logs")
-  serving_dir = os.path.join(root, "serving")
-  write.write_logs(logs, config_lib.WorldConfig(
-      num_requests=num_requests, num_items=num_items, seed=seed))
-  tfx.orchestration.LocalDagRunner().run(pipeline_lib.create_pipeline(
-      pipeline_name="serving-model", pipeline_root=os.path.join(root, "p"),
-      logs_dir=logs, serving_dir=serving_dir,
+def small_model_config(seed: int = 3, train_steps: int = 60
+                       ) -> config_lib.PipelineConfig:
+  """A few training steps and a blessing threshold of 0: always pushed."""
+  return config_lib.PipelineConfig(
       hparams=hparams_lib.HParams(batch_size=32, learning_rate=0.01,
                                   seed=seed),
       train_steps=train_steps, eval_steps=1,
-      validation=pipeline_lib.ValidationConfig(threshold=0.0, tolerance=1.0),
-      metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
-              os.path.join(root, "metadata.sqlite")))))
-  model_dir = os.path.join(serving_dir, pipeline_lib.DEFAULT_MODEL_NAME)
-  (version,) = os.listdir(model_dir)
-  return ExportedModel(export_dir=os.path.join(model_dir, version),
-                       serving_dir=serving_dir, logs_dir=logs)
+      validation=config_lib.ValidationConfig(threshold=0.0, tolerance=1.0))
+
+
+def pushed_model(root: str, num_requests: int = 1_500,
+                 num_items: int = 1_500, train_steps: int = 60,
+                 seed: int = 3) -> PushedModel:
+  """Generates logs under `root`, runs the pipeline on them; the push."""
+  logs = os.path.join(root, "logs")
+  write.write_logs(logs, world_config.WorldConfig(
+      num_requests=num_requests, num_items=num_items, seed=seed))
+  result = local_runner.run(small_model_config(seed, train_steps), logs,
+                            os.path.join(root, "run"),
+                            local_runner.beam_args("in_memory"))
+  return PushedModel(export_dir=result.pushed_version,
+                     serving_dir=result.layout.serving_dir, logs_dir=logs,
+                     result=result)
 
 
 def push_version(export_dir: str, base_path: str, version: int) -> str:
@@ -79,15 +80,13 @@ def push_version(export_dir: str, base_path: str, version: int) -> str:
 
 def sample_requests(logs_dir: str, num_requests: int, num_candidates: int,
                     unknown_share: float = 0.05, seed: int = 0
-                    ) -> List["client.RankRequest"]:
+                    ) -> List[client.RankRequest]:
   """Requests of the logs with candidates drawn from the catalog.
 
   Each request keeps its user, query and history (and the user's profile);
   its candidates are `num_candidates` catalog items, of which about
   `unknown_share` are replaced by ids the model never saw.
   """
-  from serving import client  # pylint: disable=g-import-not-at-top
-
   rng = np.random.default_rng(seed)
   read = lambda table: pq.read_table(c.table_dir(logs_dir, table)).to_pylist()
   requests = read(c.REQUESTS)[:num_requests]

@@ -12,7 +12,7 @@ signature of the same SavedModel called in this process (no gRPC), with as
 many threads. Prints p50, p99 and QPS of each as a table (target: gRPC p99
 <= 10 ms with one client).
 
-    python bench/serving.py [--model-base-path DIR --logs DIR]
+    python bench/serving_latency.py [--model-base-path DIR --logs DIR]
                             [--seconds 10] [--candidates 1000]
 """
 
@@ -27,10 +27,6 @@ import time
 from typing import Callable, List, Tuple
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-# Run as a script, this file's folder comes first on sys.path and its name
-# would shadow the `serving` package.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -38,7 +34,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from models import serving as model_serving  # pylint: disable=g-import-not-at-top
 from serving import client as client_lib  # pylint: disable=g-import-not-at-top
 from serving import layout  # pylint: disable=g-import-not-at-top
-from serving import testing  # pylint: disable=g-import-not-at-top
+from testing import serving as serving_testing  # pylint: disable=g-import-not-at-top
 
 _CONCURRENCY = (1, 4, 16)
 _TARGET_P99_MS = 10.0
@@ -110,12 +106,12 @@ def main() -> None:
     base_path, logs = args.model_base_path, args.logs
   else:
     print("training and exporting a model on synthetic logs...", flush=True)
-    exported = testing.export_model(work, num_requests=2_000,
-                                    num_items=5_000)
+    exported = serving_testing.pushed_model(work, num_requests=2_000,
+                                            num_items=5_000)
     base_path = os.path.dirname(exported.export_dir)  # The pushed layout.
     logs = exported.logs_dir
   newest = max(layout.list_versions(base_path).items())[1]
-  requests = testing.sample_requests(logs, _NUM_REQUESTS, args.candidates)
+  requests = serving_testing.sample_requests(logs, _NUM_REQUESTS, args.candidates)
 
   serve = tf.saved_model.load(newest).signatures[model_serving.SERVING_DEFAULT]
   inputs = [client_lib.rank_inputs([r]) for r in requests]

@@ -1,0 +1,63 @@
+"""Every benchmark runs from a fresh clone: each script, as `make bench` starts it, at a tiny size."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _bench(script, *args):
+  """Runs `python bench/<script> args` from the repository root; its stdout."""
+  proc = subprocess.run(
+      [sys.executable, os.path.join("bench", script), *args], cwd=REPO,
+      capture_output=True, text=True, check=False, timeout=900,
+      env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  return proc.stdout
+
+
+def test_every_bench_script_is_tested():
+  scripts = sorted(n for n in os.listdir(os.path.join(REPO, "bench"))
+                   if n.endswith(".py"))
+  assert scripts == ["generate.py", "listwise.py", "pipeline.py",
+                     "serving_latency.py", "train.py"]
+
+
+@pytest.mark.slow
+def test_generate():
+  out = _bench("generate.py", "--requests", "200")
+  assert "generate / rewrite time ratio" in out
+
+
+@pytest.mark.slow
+def test_listwise():
+  out = _bench("listwise.py", "--requests", "300", "--workers", "2")
+  assert "outputs agree: True" in out
+
+
+@pytest.mark.slow
+def test_train():
+  out = _bench("train.py", "--requests", "600", "--steps", "3", "--rounds",
+               "1", "--warmup-steps", "2", "--batch-size", "16",
+               "--cached-batches", "2", "--candidates", "50", "--calls", "3")
+  assert "ratio model / baseline" in out
+  assert "p99" in out
+
+
+@pytest.mark.slow
+def test_pipeline():
+  out = _bench("pipeline.py", "--requests", "600", "--train-steps", "3",
+               "--beam-mode", "in_memory")
+  assert "whole run" in out and "HitrateValidator" in out
+
+
+@pytest.mark.slow
+def test_serving_latency(pushed):
+  out = _bench("serving_latency.py", "--model-base-path",
+               os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
+               "--seconds", "0.3", "--candidates", "50")
+  assert "gRPC p99 with one client" in out

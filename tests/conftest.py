@@ -1,0 +1,15 @@
+"""Fixtures shared across test folders: one small world pushed through the whole pipeline."""
+
+import pytest
+
+from testing import serving as serving_testing
+
+
+@pytest.fixture(scope="session")
+def pushed(tmp_path_factory) -> serving_testing.PushedModel:
+  """1,500 generated requests through every component, 60 training steps.
+
+  Blessed with a threshold of 0, so always pushed; shared by the model and
+  serving tests (building it takes a minute or two).
+  """
+  return serving_testing.pushed_model(str(tmp_path_factory.mktemp("pushed")))

@@ -1,0 +1,131 @@
+"""Data commands: `generate` synthetic logs, `validate-logs`, `build-examples` (the listwise Beam stage alone)."""
+
+import argparse
+import json
+import os
+
+from components.listwise import params as params_lib
+from tfx_pipeline.cli import errors
+from tfx_pipeline.cli import flags
+from tfx_pipeline.synthetic import config as world_config
+
+
+def _generate(args: argparse.Namespace) -> int:
+  from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
+
+  try:
+    cfg = world_config.WorldConfig(
+        num_requests=args.requests, num_items=args.items,
+        num_users=args.users, fine_head_share=args.fine_head_share,
+        fine_tail_bias=args.fine_tail_bias,
+        out_of_scene_shown_weight=args.out_of_scene_shown_weight,
+        seed=args.seed)
+  except ValueError as e:
+    raise flags.UsageError(str(e)) from e
+  summary = write.write_logs(args.out, cfg, overwrite=args.overwrite)
+  print(json.dumps(summary, indent=2) if args.json
+        else f"wrote synthetic logs to {args.out}\n"
+             + write.format_summary(summary))
+  return errors.OK
+
+
+def _validate_logs(args: argparse.Namespace) -> int:
+  from components.raw_logs import validate  # pylint: disable=g-import-not-at-top
+
+  report = validate.validate_logs(args.logs_dir)
+  print(json.dumps(report.to_dict(), indent=2) if args.json
+        else report.format())
+  return errors.OK if report.ok else errors.FAILED
+
+
+def _build_examples(args: argparse.Namespace) -> int:
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+  from components.listwise import beam_pipeline  # pylint: disable=g-import-not-at-top
+  from components.listwise import report as report_lib  # pylint: disable=g-import-not-at-top
+
+  params = flags.dataclass_from_args(params_lib.ListwiseParams, args)
+  out = beam_pipeline.OutputPaths(*(
+      os.path.join(args.out, name) for name in
+      ("train", "eval", "eval_candidates", "quarantine", "report")))
+  options = PipelineOptions(args.beam_args)
+  report = beam_pipeline.run(args.logs, params, out,
+                             lambda: beam.Pipeline(options=options))
+  print(f"wrote listwise examples to {args.out} "
+        "(train/, eval/, eval_candidates/, quarantine/, report/)")
+  print(report_lib.format_report(report))
+  return errors.OK
+
+
+def add_parsers(sub) -> None:
+  """Adds `generate`, `validate-logs` and `build-examples`."""
+  gen = sub.add_parser(
+      "generate",
+      help="write a synthetic search-log world as Parquet",
+      description="Simulate search requests, the fine ranker, clicks and "
+                  "purchases (in search and in other scenes) and write every "
+                  "table of the raw-log contract under --out. Deterministic "
+                  "per --seed. Exit status: 0 written, 2 bad arguments or "
+                  "--out already holds tables.")
+  gen.add_argument("--out", required=True, help="logs directory to write")
+  world = world_config.WorldConfig()
+  gen.add_argument("--requests", type=flags.positive_int,
+                   default=world.num_requests,
+                   help="number of search requests (default: %(default)s)")
+  gen.add_argument("--items", type=flags.positive_int,
+                   default=world.num_items,
+                   help="catalog size (default: %(default)s)")
+  gen.add_argument("--users", type=flags.positive_int, default=None,
+                   help="number of users (default: max(50, requests // 4))")
+  gen.add_argument("--seed", type=int, default=world.seed,
+                   help="random seed (default: %(default)s)")
+  gen.add_argument("--fine-head-share", type=float,
+                   default=world.fine_head_share,
+                   help="share of the catalog, by popularity, the fine "
+                        "ranker knows well (default: %(default)s); see "
+                        "WorldConfig.fine_head_share")
+  gen.add_argument("--fine-tail-bias", type=float,
+                   default=world.fine_tail_bias,
+                   help="standard deviation of the fine ranker's per-item "
+                        "bias on the items it does not know "
+                        "(default: %(default)s)")
+  gen.add_argument("--out-of-scene-shown-weight", type=float,
+                   default=world.out_of_scene_shown_weight,
+                   help="out-of-scene purchase propensity of shown items "
+                        "relative to items not shown (default: "
+                        "%(default)s: only items not shown)")
+  gen.add_argument("--overwrite", action="store_true",
+                   help="replace tables already in --out")
+  gen.add_argument("--json", action="store_true",
+                   help="print the summary as JSON")
+  gen.set_defaults(handler=_generate)
+
+  val = sub.add_parser(
+      "validate-logs",
+      help="check a logs directory against the raw-log contract",
+      description="Check every table under LOGS_DIR against the raw-log "
+                  "contract. Exit status: 0 valid, 1 row faults found, "
+                  "2 schema error (missing table or column, wrong type, "
+                  "unreadable file).")
+  val.add_argument("logs_dir", metavar="LOGS_DIR")
+  val.add_argument("--json", action="store_true",
+                   help="print the report as JSON")
+  val.set_defaults(handler=_validate_logs)
+
+  build = sub.add_parser(
+      "build-examples",
+      help="run the listwise example stage (Beam) outside the pipeline",
+      description="Turn a raw logs directory into listwise tf.Examples "
+                  "(train and eval splits), eval candidate sets, quarantined "
+                  "rows and the reconciliation report, with Beam. Arguments "
+                  "after -- go to Beam, e.g. -- --runner=DirectRunner "
+                  "--direct_running_mode=multi_processing "
+                  "--direct_num_workers=2. Exit status: 0 done, 1 quarantine "
+                  "share above the limit, 2 schema error.")
+  build.add_argument("--logs", required=True, help="raw logs directory")
+  build.add_argument("--out", required=True, help="output directory")
+  build.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
+                     help="Beam pipeline options (after --)")
+  flags.add_dataclass_flags(build, params_lib.ListwiseParams(),
+                            "list building parameters")
+  build.set_defaults(handler=_build_examples)

@@ -1,0 +1,47 @@
+"""The project's exceptions a command reports as a message and an exit status, in one table."""
+
+import sys
+from typing import Callable, Optional, Tuple
+
+# Exit statuses shared by every command.
+OK = 0
+FAILED = 1  # The work ran and found faults (row faults, quarantine limit).
+USAGE = 2  # Bad arguments, configuration or input schema: nothing ran.
+
+# (module, exception class, exit status, message prefix). A class is looked
+# up only if its module is already imported: an exception of a module that
+# was never imported cannot have been raised, and `--help` stays light.
+_TABLE = (
+    ("components.raw_logs.files", "LogSchemaError", USAGE, "schema error"),
+    ("components.listwise.report", "QuarantineLimitError", FAILED, "error"),
+    ("tfx_pipeline.cli.flags", "UsageError", USAGE, "error"),
+    ("tfx_pipeline.synthetic.write", "OutputNotEmptyError", USAGE, "error"),
+    ("tfx_pipeline.local_runner", "NoRunError", USAGE, "error"),
+    ("tfx_pipeline.kubeflow_runner", "CompileError", USAGE, "error"),
+    ("serving.config", "ConfigError", USAGE, "error"),
+)
+
+
+def classify(error: BaseException) -> Optional[Tuple[int, str]]:
+  """(exit status, message prefix) of a known error, None otherwise."""
+  for module, name, status, prefix in _TABLE:
+    cls = getattr(sys.modules.get(module), name, None)
+    if cls is not None and isinstance(error, cls):
+      return status, prefix
+  return None
+
+
+def call(handler: Callable[..., int], *args) -> int:
+  """Runs a command; a known error prints one line and returns its status.
+
+  Any other exception propagates with its traceback: it is a bug.
+  """
+  try:
+    return handler(*args)
+  except Exception as error:  # pylint: disable=broad-except
+    known = classify(error)
+    if known is None:
+      raise
+    status, prefix = known
+    print(f"{prefix}: {error}", file=sys.stderr)
+    return status

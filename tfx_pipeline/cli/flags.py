@@ -1,0 +1,151 @@
+"""Command-line flags generated from the frozen settings dataclasses, one flag per field."""
+
+import argparse
+import dataclasses
+from typing import Any, Dict, List, Optional, Type, TypeVar
+
+from tfx_pipeline import config as config_lib
+
+T = TypeVar("T")
+
+# PipelineConfig's nested settings: field -> (flag prefix, group title).
+CONFIG_GROUPS = {
+    "listwise": ("", "list building parameters"),
+    "preprocessing": ("transform-", "Transform parameters"),
+    "hparams": ("model-", "model hyperparameters"),
+    "validation": ("", "hitrate validation and blessing"),
+}
+_TOP = "config"
+
+
+class UsageError(ValueError):
+  """Flags whose values the settings refuse (exit status 2)."""
+
+
+def _flag(name: str, prefix: str) -> str:
+  return "--" + prefix + name.replace("_", "-")
+
+
+def positive_int(text: str) -> int:
+  """An argparse type: an integer >= 1."""
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+  return value
+
+
+def _parse_bool(text: str) -> bool:
+  if text.lower() in ("1", "true", "yes"):
+    return True
+  if text.lower() in ("0", "false", "no"):
+    return False
+  raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_field(group, field: dataclasses.Field, default: Any, dest: str,
+               prefix: str) -> None:
+  options: Dict[str, Any] = dict(dest=dest, default=default,
+                                 help="(default: %(default)s)")
+  if isinstance(default, tuple):
+    kind = type(default[0])
+    options.update(nargs="+", type=kind, metavar=kind.__name__.upper())
+  elif isinstance(default, bool):
+    options.update(type=_parse_bool, metavar="BOOL")
+  elif "choices" in field.metadata:
+    options.update(choices=field.metadata["choices"])
+  else:
+    options.update(type=type(default), metavar=type(default).__name__.upper())
+  group.add_argument(_flag(field.name, prefix), **options)
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, instance: Any,
+                        title: str, prefix: str = "",
+                        dest_prefix: Optional[str] = None) -> None:
+  """Adds `--<prefix>field-name` for every field of `instance`'s class.
+
+  The defaults are `instance`'s values; booleans take true/false, tuples
+  one or more values. The help names the default; the class docstring gives
+  each meaning.
+  """
+  cls = type(instance)
+  group = parser.add_argument_group(
+      title, f"see {cls.__module__}.{cls.__name__} for each field's meaning")
+  for field in dataclasses.fields(cls):
+    _add_field(group, field, getattr(instance, field.name),
+               f"{dest_prefix or cls.__name__}.{field.name}", prefix)
+
+
+def dataclass_from_args(cls: Type[T], args: argparse.Namespace,
+                        dest_prefix: Optional[str] = None) -> T:
+  """Builds `cls` from the flags added by `add_dataclass_flags`.
+
+  Raises:
+    UsageError: the class refuses the values (its message names the field).
+  """
+  values = {f.name: getattr(args, f"{dest_prefix or cls.__name__}.{f.name}")
+            for f in dataclasses.fields(cls)}
+  values = {k: tuple(v) if isinstance(v, list) else v
+            for k, v in values.items()}
+  try:
+    return cls(**values)
+  except ValueError as e:
+    raise UsageError(str(e)) from e
+
+
+def add_config_flags(parser: argparse.ArgumentParser,
+                     default: config_lib.PipelineConfig = (
+                         config_lib.PipelineConfig())) -> None:
+  """Adds a flag for every setting of PipelineConfig, `default` its values.
+
+  Top-level settings keep their names (`--train-steps`, `--stop-after`);
+  nested ones take their group's prefix (CONFIG_GROUPS), e.g.
+  `--model-learning-rate`, `--transform-min-frequency`, `--list-size`.
+  """
+  top = parser.add_argument_group(
+      "pipeline settings",
+      f"see {config_lib.__name__}.PipelineConfig for each field's meaning")
+  for field in dataclasses.fields(config_lib.PipelineConfig):
+    value = getattr(default, field.name)
+    if field.name in CONFIG_GROUPS:
+      prefix, title = CONFIG_GROUPS[field.name]
+      add_dataclass_flags(parser, value, title, prefix,
+                          dest_prefix=f"{_TOP}.{field.name}")
+    else:
+      _add_field(top, field, value, f"{_TOP}.{field.name}", "")
+
+
+def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
+  """The PipelineConfig of the flags added by `add_config_flags`."""
+  values = {}
+  for field in dataclasses.fields(config_lib.PipelineConfig):
+    dest = f"{_TOP}.{field.name}"
+    if field.name in CONFIG_GROUPS:
+      values[field.name] = dataclass_from_args(type(field.default), args,
+                                               dest_prefix=dest)
+    else:
+      values[field.name] = getattr(args, dest)
+  try:
+    return config_lib.PipelineConfig(**values)
+  except ValueError as e:
+    raise UsageError(str(e)) from e
+
+
+def add_beam_flags(parser: argparse.ArgumentParser) -> None:
+  """`--beam-mode`, `--beam-workers` and Beam options after `--`."""
+  parser.add_argument("--beam-mode", default=config_lib.BEAM_MODES[0],
+                      choices=config_lib.BEAM_MODES,
+                      help="DirectRunner mode (default: %(default)s)")
+  parser.add_argument("--beam-workers", type=positive_int,
+                      default=config_lib.DEFAULT_BEAM_WORKERS,
+                      help="DirectRunner worker processes "
+                           "(default: %(default)s)")
+  parser.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
+                      help="further Beam pipeline options (after --)")
+
+
+def beam_args_from(args: argparse.Namespace) -> List[str]:
+  """The Beam options of the flags added by `add_beam_flags`."""
+  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+
+  return local_runner.beam_args(args.beam_mode, args.beam_workers,
+                                args.beam_args)

@@ -1,0 +1,170 @@
+"""Pipeline commands: `run` it locally, `report` a run, the `demo`, `compile-kfp` for Kubeflow."""
+
+import argparse
+import json
+
+from tfx_pipeline import config as config_lib
+from tfx_pipeline.cli import errors
+from tfx_pipeline.cli import flags
+from tfx_pipeline.synthetic import config as world_config
+
+
+def _run(args: argparse.Namespace) -> int:
+  from components.validation import report  # pylint: disable=g-import-not-at-top
+  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+
+  config = flags.config_from_args(args)
+  result = local_runner.run(config, args.logs, args.output,
+                            flags.beam_args_from(args),
+                            enable_cache=not args.no_cache)
+  if config.runs(config_lib.VALIDATE):
+    print(report.format_report(report.load(result.metrics), result.metrics))
+  else:
+    print(f"stopped after {config.stop_after}; outputs:")
+    for run in result.components:
+      for key, uris in sorted(run.outputs.items()):
+        print(f"  {run.component}.{key}: {', '.join(uris)}")
+  return errors.OK
+
+
+def _report(args: argparse.Namespace) -> int:
+  from components.validation import report  # pylint: disable=g-import-not-at-top
+  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+
+  runs = local_runner.executions_of(args.run_dir, local_runner.VALIDATOR,
+                                    args.pipeline_name)
+  if args.run is not None:
+    runs = [r for r in runs if r.execution_id == args.run]
+  runs = [r for r in runs if r.outputs.get("metrics")]
+  if not runs:
+    which = f"run {args.run}" if args.run is not None else "any run"
+    raise local_runner.NoRunError(
+        f"no hitrate metrics of {which} of pipeline {args.pipeline_name!r} "
+        f"in {args.run_dir}")
+  uri = runs[-1].outputs["metrics"][0]
+  data = report.load(uri)
+  if args.json:
+    print(json.dumps(data, indent=2))
+  else:
+    print(f"run {runs[-1].execution_id}: {uri}\n"
+          + report.format_report(data, uri))
+  return errors.OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+  from tfx_pipeline import demo  # pylint: disable=g-import-not-at-top
+
+  cfg = demo.DemoConfig(
+      world=world_config.WorldConfig(num_requests=args.requests,
+                                     seed=args.seed),
+      pipeline=config_lib.PipelineConfig(train_steps=args.train_steps))
+  print(demo.run_demo(args.out, cfg, flags.beam_args_from(args)))
+  return errors.OK
+
+
+def _compile_kfp(args: argparse.Namespace) -> int:
+  from tfx_pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
+
+  config = flags.config_from_args(args)
+  path = kubeflow_runner.compile_pipeline(
+      args.image, args.pipeline_root, args.output, config,
+      logs_dir=args.logs, serving_dir=args.serving_dir,
+      beam_pipeline_args=args.beam_args)
+  print(f"wrote the KFP v2 spec of {config.pipeline_name} to {path} "
+        f"(image {args.image}, pipeline root {args.pipeline_root})")
+  return errors.OK
+
+
+def add_parsers(sub) -> None:
+  """Adds `run`, `report`, `demo` and `compile-kfp`."""
+  run = sub.add_parser(
+      "run",
+      help="run the whole pipeline locally (LocalDagRunner)",
+      description="Run the pipeline on LocalDagRunner: listwise examples "
+                  "(Beam), Transform, training, hitrate validation and push "
+                  "(or up to --stop-after). OUTPUT holds pipeline/ "
+                  "(artifacts), metadata.sqlite (ML Metadata) and serving/ "
+                  "(pushed models, models.config). A second run reuses the "
+                  "results of unchanged components (a changed or new log "
+                  "file is seen). Arguments after -- go to Beam. Exit "
+                  "status: 0 done, 1 quarantine share above the limit, 2 "
+                  "bad arguments or a schema error in the logs.")
+  run.add_argument("--logs", required=True, help="raw logs directory")
+  run.add_argument("--output", required=True, help="output directory")
+  run.add_argument("--no-cache", action="store_true",
+                   help="rerun every component")
+  flags.add_beam_flags(run)
+  flags.add_config_flags(run)
+  run.set_defaults(handler=_run)
+
+  rep = sub.add_parser(
+      "report",
+      help="print the hitrate table of the latest (or a named) run",
+      description="Find the hitrate validation metrics of RUN_DIR (a `run` "
+                  "output directory) through its ML Metadata and print "
+                  "hitrate@K per scorer (model, fine ranker, last blessed "
+                  "model) and slice, NDCG@10, the blessing decision and "
+                  "where the plot is. Exit status: 0 printed, 2 no such "
+                  "run.")
+  rep.add_argument("run_dir", metavar="RUN_DIR")
+  rep.add_argument("--run", type=int, default=None,
+                   help="execution id of the validation (default: the "
+                        "newest)")
+  rep.add_argument("--pipeline-name",
+                   default=config_lib.DEFAULT_PIPELINE_NAME,
+                   help="pipeline name (default: %(default)s)")
+  rep.add_argument("--json", action="store_true",
+                   help="print the metrics JSON")
+  rep.set_defaults(handler=_report)
+
+  demo = sub.add_parser(
+      "demo",
+      help="the main job on the embedded default, end to end",
+      description="Generate synthetic logs, run the whole pipeline locally, "
+                  "serve the pushed model with the local TF-Serving-"
+                  "compatible server, rank one eval request over gRPC, print "
+                  "the hitrate table and the answer, and stop the server.")
+  demo.add_argument("--out", default="demo_run",
+                    help="output directory (default: %(default)s)")
+  world = world_config.WorldConfig()
+  demo.add_argument("--requests", type=flags.positive_int,
+                    default=world.num_requests,
+                    help="synthetic requests (default: %(default)s)")
+  demo.add_argument("--seed", type=int, default=world.seed,
+                    help="world seed (default: %(default)s)")
+  demo.add_argument("--train-steps", type=flags.positive_int,
+                    default=config_lib.PipelineConfig().train_steps,
+                    help="training steps (default: %(default)s)")
+  flags.add_beam_flags(demo)
+  demo.set_defaults(handler=_demo)
+
+  kfp = sub.add_parser(
+      "compile-kfp",
+      help="compile the pipeline to a Kubeflow Pipelines v2 spec",
+      description="Compile the whole pipeline with KubeflowV2DagRunner. "
+                  "Every step runs in --image (build it with the "
+                  "Dockerfile). --output ending in .yaml writes a "
+                  "PipelineSpec for Kubeflow Pipelines, .json a PipelineJob "
+                  "for Vertex AI Pipelines. Paths are seen from the steps' "
+                  "containers: URIs (gs://...) or absolute paths. Arguments "
+                  "after -- go to Beam in every Beam step, e.g. -- "
+                  "--runner=DataflowRunner --project=P --region=R "
+                  "--temp_location=gs://B/tmp --experiments=use_runner_v2 "
+                  "--sdk_container_image=IMAGE. Exit status: 0 written, 2 "
+                  "bad arguments (unknown suffix, missing output directory, "
+                  "relative path, bad pipeline name).")
+  kfp.add_argument("--image", required=True,
+                   help="container image of every step")
+  kfp.add_argument("--pipeline-root", required=True, metavar="URI",
+                   help="where the steps write artifacts")
+  kfp.add_argument("--output", required=True, metavar="FILE",
+                   help="spec file to write (.yaml or .json)")
+  kfp.add_argument("--logs", default=None, metavar="URI",
+                   help="raw logs directory (default: <pipeline-root>/logs)")
+  kfp.add_argument("--serving-dir", default=None, metavar="URI",
+                   help="where blessed models are pushed "
+                        "(default: <pipeline-root>/serving)")
+  kfp.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
+                   help="Beam pipeline options (after --)")
+  flags.add_config_flags(kfp)
+  kfp.set_defaults(handler=_compile_kfp)

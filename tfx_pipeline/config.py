@@ -1,0 +1,132 @@
+"""PipelineConfig: every setting of a pipeline run in one frozen dataclass, each default written once."""
+
+import dataclasses
+from typing import Any, Tuple
+
+from components.listwise import params as params_lib
+from models import hparams as hparams_lib
+from models import preprocessing_config
+import serving
+
+# Where a run may stop, in pipeline order: after the listwise examples, after
+# Transform, after training, after the hitrate validation, or after the push
+# (the whole pipeline).
+EXAMPLES = "examples"
+TRANSFORM = "transform"
+TRAIN = "train"
+VALIDATE = "validate"
+PUSH = "push"
+STAGES = (EXAMPLES, TRANSFORM, TRAIN, VALIDATE, PUSH)
+
+RUN_FN = "models.trainer.run_fn"
+BASELINE_RUN_FN = "models.trainer.baseline_run_fn"
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+DEFAULT_PIPELINE_NAME = "coarse-rank"
+DEFAULT_MODEL_NAME = serving.DEFAULT_MODEL_NAME
+# Local Beam runs: DirectRunner with worker processes, or in one process.
+BEAM_MODES = ("multi_processing", "in_memory")
+DEFAULT_BEAM_WORKERS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+  """The hitrate validation and its blessing rules (DESIGN section 6).
+
+  Attributes:
+    k_main: K of the hitrate that decides the blessing.
+    ks: every K reported and plotted (k_main is added).
+    threshold: minimum global hitrate@k_main.
+    tolerance: allowed drop below the last blessed model's value.
+    head_share: share of most-exposed candidate items counted as head.
+    compare_to_last_blessed: evaluate the last blessed model on the same
+      sets and refuse a regression beyond `tolerance`; off for studies that
+      train many models side by side.
+  """
+  k_main: int = 100
+  ks: Tuple[int, ...] = (10, 50, 100, 200, 500, 1000)
+  threshold: float = 0.2
+  tolerance: float = 0.01
+  head_share: float = 0.2
+  compare_to_last_blessed: bool = True
+
+  def __post_init__(self):
+    if self.k_main < 1:
+      raise ValueError(f"k_main must be >= 1, got {self.k_main}")
+    if not self.ks or min(self.ks) < 1:
+      raise ValueError(f"ks must be >= 1, got {list(self.ks)}")
+    for name in ("threshold", "head_share"):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got "
+                         f"{getattr(self, name)}")
+    if self.tolerance < 0:
+      raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+
+  @property
+  def all_ks(self) -> Tuple[int, ...]:
+    """`ks` and `k_main`, sorted, each once."""
+    return tuple(sorted(set(self.ks) | {self.k_main}))
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  """One pipeline run's settings: what `create_pipeline` wires.
+
+  Attributes:
+    listwise: how raw logs become listwise examples.
+    preprocessing: Transform settings.
+    hparams: model and training hyperparameters.
+    validation: the hitrate validation and blessing rules.
+    train_steps: Trainer steps.
+    eval_steps: Trainer evaluation steps.
+    run_fn: dotted path of the Trainer's run_fn (e.g. BASELINE_RUN_FN for
+      the TFRS retrieval baseline).
+    preprocessing_fn: dotted path of Transform's preprocessing_fn.
+    stop_after: the last stage that runs, one of STAGES.
+    pipeline_name: the pipeline's name (and ML Metadata context).
+    model_name: the served model's name: blessed models are pushed to
+      `<serving_dir>/<model_name>/<version>`.
+  """
+  listwise: params_lib.ListwiseParams = params_lib.ListwiseParams()
+  preprocessing: preprocessing_config.PreprocessingConfig = (
+      preprocessing_config.PreprocessingConfig())
+  hparams: hparams_lib.HParams = hparams_lib.HParams()
+  validation: ValidationConfig = ValidationConfig()
+  train_steps: int = 2_000
+  eval_steps: int = 20
+  run_fn: str = RUN_FN
+  preprocessing_fn: str = PREPROCESSING_FN
+  stop_after: str = dataclasses.field(default=PUSH,
+                                      metadata={"choices": STAGES})
+  pipeline_name: str = DEFAULT_PIPELINE_NAME
+  model_name: str = DEFAULT_MODEL_NAME
+
+  def __post_init__(self):
+    for name in ("train_steps", "eval_steps"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if self.stop_after not in STAGES:
+      raise ValueError(f"stop_after must be one of {list(STAGES)}, got "
+                       f"{self.stop_after!r}")
+    for name in ("run_fn", "preprocessing_fn"):
+      module, _, function = getattr(self, name).rpartition(".")
+      if not module or not function:
+        raise ValueError(f"{name} must be a dotted path module.function, "
+                         f"got {getattr(self, name)!r}")
+
+  def runs(self, stage: str) -> bool:
+    """Whether `stage` is part of this run."""
+    return STAGES.index(stage) <= STAGES.index(self.stop_after)
+
+  def replace(self, **changes: Any) -> "PipelineConfig":
+    """A copy with top-level fields, or nested ones as `hparams__seed=1`."""
+    top, nested = {}, {}
+    for key, value in changes.items():
+      if "__" in key:
+        group, field = key.split("__", 1)
+        nested.setdefault(group, {})[field] = value
+      else:
+        top[key] = value
+    for group, fields in nested.items():
+      top[group] = dataclasses.replace(top.get(group, getattr(self, group)),
+                                       **fields)
+    return dataclasses.replace(self, **top)
