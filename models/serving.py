@@ -18,7 +18,7 @@ hashed out-of-vocabulary bucket, never an error.
 """
 
 import os
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -202,16 +202,25 @@ def warmup_request(candidate_item_ids: Sequence[str]
   return request
 
 
-def write_warmup_requests(export_dir: str,
-                          candidate_item_ids: Sequence[str]) -> None:
-  """Writes `assets.extra/tf_serving_warmup_requests` (PredictionLogs)."""
+def write_warmup_requests(
+    export_dir: str, requests: Iterable[predict_pb2.PredictRequest]) -> str:
+  """Writes `requests` as the WARMUP_FILE (PredictionLogs) of a SavedModel.
+
+  Args:
+    export_dir: the SavedModel (or model version) folder.
+    requests: the requests TF Serving replays before serving it.
+
+  Returns:
+    The path of the file written.
+  """
   path = os.path.join(export_dir, WARMUP_FILE)
   tf.io.gfile.makedirs(os.path.dirname(path))
-  log = prediction_log_pb2.PredictionLog(
-      predict_log=prediction_log_pb2.PredictLog(
-          request=warmup_request(candidate_item_ids)))
   with tf.io.TFRecordWriter(path) as writer:
-    writer.write(log.SerializeToString())
+    for request in requests:
+      log = prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request))
+      writer.write(log.SerializeToString())
+  return path
 
 
 def export(model: model_lib.CoarseRankingModel, tf_transform_output,
@@ -227,4 +236,4 @@ def export(model: model_lib.CoarseRankingModel, tf_transform_output,
       f.ITEM_VOCAB)) as vocab:
     items = [line.rstrip("\n") for _, line in zip(range(WARMUP_CANDIDATES),
                                                    vocab)]
-  write_warmup_requests(export_dir, items)
+  write_warmup_requests(export_dir, [warmup_request(items)])

@@ -162,7 +162,7 @@ def _drop_variables(path):
 def _failing_warmup(path):
   request = client_lib.predict_request(
       _MODEL, {"user_id": np.array([b"u"], dtype=object)})
-  warmup.write(path, [request])
+  model_serving.write_warmup_requests(path, [request])
 
 
 def _push_broken(exported, base_path, version, breaker):
@@ -213,7 +213,7 @@ def test_warmup_records_are_replayed(fresh_server, exported, requests,
                                     caplog):
   staging = os.path.join(os.path.dirname(fresh_server.base_path), "staging")
   path = testing.push_version(exported.export_dir, staging, 2)
-  warmup.write(path, [client_lib.predict_request(
+  model_serving.write_warmup_requests(path, [client_lib.predict_request(
       _MODEL, client_lib.rank_inputs(requests[:2]))] * 2)
   assert len(warmup.read(os.path.join(path, model_serving.WARMUP_FILE))) == 2
   os.rename(path, os.path.join(fresh_server.base_path, "2"))
