@@ -30,6 +30,7 @@ from models import features as f
 from models import hparams as hparams_lib
 from models import preprocessing
 from models import model as model_lib
+from models import two_tower
 
 SERVING_DEFAULT = "serving_default"
 QUERY_EMBEDDING = "query_embedding"
@@ -153,8 +154,8 @@ class ServingModule(tf.Module):
     ]
     with tf.control_dependencies(checks):
       queries = self._query(context)
-    scores = tf.einsum("bd,bnd->bn", queries,
-                       self._items(candidate_item_ids)) / self._temperature
+    scores = two_tower.scores(queries, self._items(candidate_item_ids),
+                              self._temperature)
     scores = tf.where(tf.equal(candidate_item_ids, f.PAD_STRING),
                       tf.constant(-np.inf, scores.dtype), scores)
     top = tf.math.top_k(scores, k=tf.minimum(num, self._top_k))
