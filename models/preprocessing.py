@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from models import checks
 from models import features as f
 
 # Copied unchanged, `[batch, list_size]`.
@@ -39,10 +40,8 @@ class PreprocessingConfig:
   max_query_tokens: int = 8
 
   def __post_init__(self):
-    for name in ("num_oov_buckets", "min_frequency", "num_price_buckets",
-                 "max_query_tokens"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    checks.at_least(self, 1, "num_oov_buckets", "min_frequency",
+                    "num_price_buckets", "max_query_tokens")
 
   @classmethod
   def from_custom_config(
