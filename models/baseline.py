@@ -8,6 +8,7 @@ import tensorflow_transform as tft
 
 from models import features as f
 from models import hparams as hparams_lib
+from models import two_tower
 from models.layers import towers
 
 # Transformed features read by the query tower and by the item tower.
@@ -44,7 +45,7 @@ def click_pairs(inputs: Mapping[str, tf.Tensor]
   return queries, items
 
 
-class RetrievalBaseline(tfrs.Model):
+class RetrievalBaseline(two_tower.TwoTowerModel):
   """The coarse ranker's towers trained by `tfrs.tasks.Retrieval` on clicks.
 
   The loss is TFRS's default in-batch softmax: for the P click pairs of a
@@ -57,16 +58,13 @@ class RetrievalBaseline(tfrs.Model):
   """
 
   def __init__(self, vocab: towers.VocabSizes, hparams: hparams_lib.HParams):
-    super().__init__()
-    self.query_tower, self.item_tower = towers.build_towers(vocab, hparams)
-    self.temperature = hparams.temperature
+    super().__init__(vocab, hparams)
     self.task = tfrs.tasks.Retrieval(temperature=hparams.temperature)
 
   def call(self, inputs: Mapping[str, tf.Tensor],
            training: bool = False) -> tf.Tensor:
     """Scores `[batch, list_size]` of the lists' items, <q, i> / temperature."""
-    return tf.einsum("bd,bnd->bn", self.query_tower(inputs),
-                     self.item_tower(inputs)) / self.temperature
+    return self.score(self.query_tower(inputs), self.item_tower(inputs))
 
   def compute_loss(self, inputs: Mapping[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:

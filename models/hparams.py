@@ -3,6 +3,7 @@
 import dataclasses
 from typing import Any, Mapping, Optional, Tuple
 
+from models import checks
 from models import features as f
 
 # Key of the hyperparameters inside the Trainer's custom_config.
@@ -62,19 +63,13 @@ class HParams:
   seed: int = 0
 
   def __post_init__(self):
-    for name in ("embedding_dim", "feature_dim", "hidden_dim", "batch_size",
-                 "top_k", "max_candidates"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-    for name in ("temperature", "learning_rate", "distillation_temperature"):
-      if not getattr(self, name) > 0:
-        raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-    for name in ("w_exposure", "w_click", "w_purchase", "w_distillation"):
-      if getattr(self, name) < 0:
-        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-    if not 0 <= self.label_smoothing < 1:
-      raise ValueError(
-          f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+    checks.at_least(self, 1, "embedding_dim", "feature_dim", "hidden_dim",
+                    "batch_size", "top_k", "max_candidates")
+    checks.positive(self, "temperature", "learning_rate",
+                    "distillation_temperature")
+    checks.at_least(self, 0, "w_exposure", "w_click", "w_purchase",
+                    "w_distillation")
+    checks.in_range(self, 0, 1, "label_smoothing", include_high=False)
 
   @property
   def excluded_sample_types(self) -> Tuple[int, ...]:

@@ -1,22 +1,19 @@
 """The coarse ranker: a TFRS two-tower model whose compute_loss composes towers and task."""
 
-
 import tensorflow as tf
-import tensorflow_recommenders as tfrs
 
 from models import features as f
 from models import hparams as hparams_lib
+from models import two_tower
 from models.layers import towers
 from models.tasks import multi_objective
 
 
-class CoarseRankingModel(tfrs.Model):
+class CoarseRankingModel(two_tower.TwoTowerModel):
   """Two towers; score s = <q, i> / temperature; the task gives the loss."""
 
   def __init__(self, vocab: towers.VocabSizes, hparams: hparams_lib.HParams):
-    super().__init__()
-    self.query_tower, self.item_tower = towers.build_towers(vocab, hparams)
-    self.temperature = hparams.temperature
+    super().__init__(vocab, hparams)
     self.task = multi_objective.MultiObjectiveListwiseTask(
         w_exposure=hparams.w_exposure, w_click=hparams.w_click,
         w_purchase=hparams.w_purchase, w_distillation=hparams.w_distillation,
@@ -26,10 +23,6 @@ class CoarseRankingModel(tfrs.Model):
         revised_softmax=hparams.revised_softmax,
         log_q_correction=hparams.log_q_correction,
         excluded_sample_types=hparams.excluded_sample_types)
-
-  def score(self, queries: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
-    """`[batch, dim]` x `[batch, list_size, dim]` -> `[batch, list_size]`."""
-    return tf.einsum("bd,bnd->bn", queries, items) / self.temperature
 
   def list_item_embeddings(self, inputs) -> tf.Tensor:
     """Item embeddings of the lists, `[batch, list_size, dim]`.

@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Any, Mapping, Optional
 
+from models import checks
+
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessingConfig:
@@ -24,10 +26,8 @@ class PreprocessingConfig:
   max_query_tokens: int = 8
 
   def __post_init__(self):
-    for name in ("num_oov_buckets", "min_frequency", "num_price_buckets",
-                 "max_query_tokens"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    checks.at_least(self, 1, "num_oov_buckets", "min_frequency",
+                    "num_price_buckets", "max_query_tokens")
 
   @classmethod
   def from_custom_config(

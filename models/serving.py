@@ -18,7 +18,7 @@ hashed out-of-vocabulary bucket, never an error.
 """
 
 import os
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +30,7 @@ from models import features as f
 from models import hparams as hparams_lib
 from models import preprocessing
 from models import model as model_lib
+from models import two_tower
 
 SERVING_DEFAULT = "serving_default"
 QUERY_EMBEDDING = "query_embedding"
@@ -153,8 +154,8 @@ class ServingModule(tf.Module):
     ]
     with tf.control_dependencies(checks):
       queries = self._query(context)
-    scores = tf.einsum("bd,bnd->bn", queries,
-                       self._items(candidate_item_ids)) / self._temperature
+    scores = two_tower.scores(queries, self._items(candidate_item_ids),
+                              self._temperature)
     scores = tf.where(tf.equal(candidate_item_ids, f.PAD_STRING),
                       tf.constant(-np.inf, scores.dtype), scores)
     top = tf.math.top_k(scores, k=tf.minimum(num, self._top_k))
@@ -202,16 +203,25 @@ def warmup_request(candidate_item_ids: Sequence[str]
   return request
 
 
-def write_warmup_requests(export_dir: str,
-                          candidate_item_ids: Sequence[str]) -> None:
-  """Writes `assets.extra/tf_serving_warmup_requests` (PredictionLogs)."""
+def write_warmup_requests(
+    export_dir: str, requests: Iterable[predict_pb2.PredictRequest]) -> str:
+  """Writes `requests` as the WARMUP_FILE (PredictionLogs) of a SavedModel.
+
+  Args:
+    export_dir: the SavedModel (or model version) folder.
+    requests: the requests TF Serving replays before serving it.
+
+  Returns:
+    The path of the file written.
+  """
   path = os.path.join(export_dir, WARMUP_FILE)
   tf.io.gfile.makedirs(os.path.dirname(path))
-  log = prediction_log_pb2.PredictionLog(
-      predict_log=prediction_log_pb2.PredictLog(
-          request=warmup_request(candidate_item_ids)))
   with tf.io.TFRecordWriter(path) as writer:
-    writer.write(log.SerializeToString())
+    for request in requests:
+      log = prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request))
+      writer.write(log.SerializeToString())
+  return path
 
 
 def export(model: model_lib.CoarseRankingModel, tf_transform_output,
@@ -227,4 +237,4 @@ def export(model: model_lib.CoarseRankingModel, tf_transform_output,
       f.ITEM_VOCAB)) as vocab:
     items = [line.rstrip("\n") for _, line in zip(range(WARMUP_CANDIDATES),
                                                    vocab)]
-  write_warmup_requests(export_dir, items)
+  write_warmup_requests(export_dir, [warmup_request(items)])

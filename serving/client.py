@@ -27,38 +27,21 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from models import features as f
+from models import requests as requests_lib
 from models import serving as model_serving
 from serving import config as config_lib
 
 DEFAULT_TARGET = "localhost:8500"
 UNKNOWN_INT = f.UNKNOWN_INT
+# The request type and its padding live with the signature, in models/.
+RankRequest = requests_lib.RankRequest
+rank_inputs = requests_lib.rank_inputs
 # Large requests are valid (10,000 candidates of long ids); TF Serving's own
 # limit is 2 GB.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 GRPC_OPTIONS = (("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES))
 _State = get_model_status_pb2.ModelVersionStatus.State
-
-
-@dataclasses.dataclass(frozen=True)
-class RankRequest:
-  """One search request to rank (DESIGN section 7); unknown values are valid.
-
-  Attributes:
-    user_id, query: the user and the raw query text.
-    candidate_item_ids: the N item ids to score.
-    user_history: items the user bought before, newest first.
-    age_bucket, purchase_power: profile integers, UNKNOWN_INT if unknown.
-    gender: "" if unknown.
-  """
-
-  user_id: str
-  query: str
-  candidate_item_ids: Sequence[str]
-  user_history: Sequence[str] = ()
-  age_bucket: int = UNKNOWN_INT
-  purchase_power: int = UNKNOWN_INT
-  gender: str = f.PAD_STRING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,46 +67,6 @@ class VersionStatus:
   state: str
   error_code: int = 0
   error_message: str = ""
-
-
-def _pad(rows: Sequence[Sequence[str]], width: Optional[int],
-         what: str) -> np.ndarray:
-  longest = max((len(r) for r in rows), default=0)
-  width = max(longest, 1) if width is None else width
-  if longest > width:
-    raise ValueError(f"{longest} {what}, more than the padded width {width}")
-  out = np.full((len(rows), width), f.PAD_STRING.encode(), dtype=object)
-  for i, row in enumerate(rows):
-    out[i, :len(row)] = [v.encode() for v in row]
-  return out
-
-
-def rank_inputs(requests: Sequence[RankRequest],
-                pad_candidates_to: Optional[int] = None,
-                history_length: Optional[int] = None
-                ) -> Dict[str, np.ndarray]:
-  """The serving_default inputs of a batch of requests.
-
-  Candidates and histories are padded with "" to the longest of the batch,
-  or to `pad_candidates_to` / `history_length` (longer histories are cut,
-  keeping the newest). Fixed widths give every request the same shape, which
-  TF Serving's batching needs.
-  """
-  histories = [list(r.user_history)[:history_length] for r in requests]
-  strings = lambda values: np.array([v.encode() for v in values],
-                                    dtype=object)
-  return {
-      f.USER_ID: strings([r.user_id for r in requests]),
-      f.QUERY: strings([r.query for r in requests]),
-      f.GENDER: strings([r.gender for r in requests]),
-      f.AGE_BUCKET: np.array([r.age_bucket for r in requests], np.int64),
-      f.PURCHASE_POWER: np.array([r.purchase_power for r in requests],
-                                 np.int64),
-      f.USER_HISTORY: _pad(histories, history_length, "history items"),
-      model_serving.CANDIDATE_ITEM_IDS: _pad(
-          [r.candidate_item_ids for r in requests], pad_candidates_to,
-          "candidates"),
-  }
 
 
 def predict_request(model_name: str, inputs: Mapping[str, np.ndarray],

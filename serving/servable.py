@@ -3,9 +3,8 @@
 import os
 from typing import Dict, Optional
 
-from google.protobuf import message
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.saved_model import loader_impl
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 
@@ -26,12 +25,10 @@ def _signature_defs(path: str) -> get_model_metadata_pb2.SignatureDefMap:
   pb_path = os.path.join(path, layout.SAVED_MODEL_FILE)
   if not tf.io.gfile.exists(pb_path):
     raise LoadError(f"{path} has no {layout.SAVED_MODEL_FILE}")
-  proto = saved_model_pb2.SavedModel()
-  with tf.io.gfile.GFile(pb_path, "rb") as f:
-    try:
-      proto.ParseFromString(f.read())
-    except message.DecodeError as e:
-      raise LoadError(f"{pb_path} is not a SavedModel: {e}") from e
+  try:
+    proto = loader_impl.parse_saved_model(path)
+  except OSError as e:  # The loader's error for a file it cannot parse.
+    raise LoadError(f"{pb_path} is not a SavedModel: {e}") from e
   for meta_graph in proto.meta_graphs:
     if SERVE_TAG in meta_graph.meta_info_def.tags:
       out = get_model_metadata_pb2.SignatureDefMap()

@@ -5,11 +5,11 @@ of `PredictionLog` protos, when it loads a version; a failing record fails
 the load. The local server does the same for `predict_log` records (the
 only kind a predict-only model has) and, without the file, calls every
 signature once on a minimal request, so a version that cannot run is never
-served.
+served. `models.serving.write_warmup_requests` writes the file.
 """
 
 import os
-from typing import Iterable, List
+from typing import List
 
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
@@ -23,19 +23,6 @@ MAX_RECORDS = 1000
 
 class WarmupError(Exception):
   """The warmup file cannot be replayed."""
-
-
-def write(version_path: str,
-          requests: Iterable[predict_pb2.PredictRequest]) -> str:
-  """Writes `requests` as the warmup records of a version; returns the file."""
-  path = os.path.join(version_path, model_serving.WARMUP_FILE)
-  tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.TFRecordWriter(path) as writer:
-    for request in requests:
-      log = prediction_log_pb2.PredictionLog(
-          predict_log=prediction_log_pb2.PredictLog(request=request))
-      writer.write(log.SerializeToString())
-  return path
 
 
 def read(path: str) -> List[predict_pb2.PredictRequest]:

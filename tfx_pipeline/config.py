@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Tuple
 
 from components.listwise import params as params_lib
+from models import checks
 from models import hparams as hparams_lib
 from models import preprocessing_config
 import serving
@@ -50,16 +51,11 @@ class ValidationConfig:
   compare_to_last_blessed: bool = True
 
   def __post_init__(self):
-    if self.k_main < 1:
-      raise ValueError(f"k_main must be >= 1, got {self.k_main}")
+    checks.at_least(self, 1, "k_main")
     if not self.ks or min(self.ks) < 1:
       raise ValueError(f"ks must be >= 1, got {list(self.ks)}")
-    for name in ("threshold", "head_share"):
-      if not 0.0 <= getattr(self, name) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got "
-                         f"{getattr(self, name)}")
-    if self.tolerance < 0:
-      raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+    checks.in_unit_interval(self, "threshold", "head_share")
+    checks.at_least(self, 0, "tolerance")
 
   @property
   def all_ks(self) -> Tuple[int, ...]:
@@ -101,9 +97,7 @@ class PipelineConfig:
   model_name: str = DEFAULT_MODEL_NAME
 
   def __post_init__(self):
-    for name in ("train_steps", "eval_steps"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    checks.at_least(self, 1, "train_steps", "eval_steps")
     if self.stop_after not in STAGES:
       raise ValueError(f"stop_after must be one of {list(STAGES)}, got "
                        f"{self.stop_after!r}")

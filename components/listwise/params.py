@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+from models import checks
+
 
 @dataclasses.dataclass(frozen=True)
 class ListwiseParams:
@@ -45,22 +47,10 @@ class ListwiseParams:
   seed: int = 0
 
   def __post_init__(self):
-    for name in ("list_size", "history_length"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-    for name in ("num_unexposed", "num_random", "num_eval_random",
-                 "attribution_window_s"):
-      if getattr(self, name) < 0:
-        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-    if self.alpha < 0:
-      raise ValueError(f"alpha must be >= 0, got {self.alpha}")
-    if self.count_smoothing < 0:
-      raise ValueError(
-          f"count_smoothing must be >= 0, got {self.count_smoothing}")
-    for name in ("eval_share", "max_quarantine_share"):
-      if not 0.0 <= getattr(self, name) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got "
-                         f"{getattr(self, name)}")
+    checks.at_least(self, 1, "list_size", "history_length")
+    checks.at_least(self, 0, "num_unexposed", "num_random", "num_eval_random",
+                    "attribution_window_s", "alpha", "count_smoothing")
+    checks.in_unit_interval(self, "eval_share", "max_quarantine_share")
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)

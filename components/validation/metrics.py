@@ -1,4 +1,4 @@
-"""Hitrate@K and NDCG@K over evaluation candidate sets, as plain NumPy functions (DESIGN section 6).
+"""Hitrate@K over evaluation candidate sets (NumPy) and NDCG@K over exposed lists (DESIGN section 6).
 
 hitrate@K = Σ_r |TopK(C_r) ∩ B_r| / Σ_r |B_r| over requests r with candidate
 set C_r and purchased set B_r ⊆ C_r.
@@ -15,9 +15,11 @@ Conventions:
 """
 
 import dataclasses
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
+
+from models.metrics import listwise
 
 GLOBAL = "global"
 IN_SCENE = "in_scene"
@@ -126,26 +128,40 @@ def hitrate(sets: Sequence[EvalSet], scores: Sequence[np.ndarray],
           for name in SLICES}
 
 
+def _padded(rows: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+  """Ragged float rows as `[num_rows, longest]` (0 on padding) and its mask."""
+  width = max([len(row) for row in rows] + [1])
+  values = np.zeros((len(rows), width))
+  mask = np.zeros((len(rows), width), dtype=bool)
+  for i, row in enumerate(rows):
+    values[i, :len(row)] = row
+    mask[i, :len(row)] = True
+  return values, mask
+
+
 def ndcg_at_k(gains: Sequence[np.ndarray], scores: Sequence[np.ndarray],
               k: int) -> float:
   """Mean NDCG@k over lists with a positive gain; NaN if there is none.
 
   Gains are graded (e.g. 2 purchase, 1 click); DCG = Σ (2^g - 1) /
-  log2(rank + 1), ties broken by list order (a stable sort).
+  log2(rank + 1), ties broken by list order (a stable sort), NaN scores
+  ranked last. The lists are padded and scored by the model's
+  `listwise.ndcg_at_k`, in float64.
+
+  Args:
+    gains: one `[list_size]` array of non-negative gains per list.
+    scores: the lists' `[list_size]` scores, in the same order.
+    k: cutoff, a positive int.
   """
-  values: List[float] = []
-  for gain, score in zip(gains, scores):
-    gain = np.asarray(gain, dtype=float)
-    ideal = np.sort(gain)[::-1][:k]
-    discounts = 1.0 / np.log2(np.arange(2, ideal.shape[0] + 2))
-    idcg = float(((2.0 ** ideal - 1.0) * discounts).sum())
-    if idcg <= 0:
-      continue
-    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")[:k]
-    dcg = float(((2.0 ** gain[order] - 1.0) * discounts[:order.shape[0]]
-                 ).sum())
-    values.append(dcg / idcg)
-  return float(np.mean(values)) if values else float("nan")
+  if not len(gains):
+    return float("nan")
+  labels, mask = _padded(gains)
+  padded_scores, _ = _padded(scores)
+  value, weight = listwise.ndcg_at_k(labels, padded_scores, mask, k)
+  value, weight = value.numpy(), weight.numpy()
+  if not weight.any():
+    return float("nan")
+  return float((value * weight).sum() / weight.sum())
 
 
 def as_json(table: Mapping[str, Mapping[int, float]]) -> dict:

@@ -5,8 +5,8 @@ from typing import List, Sequence
 import numpy as np
 import tensorflow as tf
 
+from models import requests as requests_lib
 from models import serving as model_serving
-from serving import client
 
 
 class SavedModelScorer:
@@ -23,8 +23,8 @@ class SavedModelScorer:
     out: List[np.ndarray] = []
     for start in range(0, len(contexts), self._batch_size):
       cands = candidates[start:start + self._batch_size]
-      inputs = client.rank_inputs([
-          client.RankRequest(**context, candidate_item_ids=list(items))
+      inputs = requests_lib.rank_inputs([
+          requests_lib.RankRequest(**context, candidate_item_ids=list(items))
           for context, items in zip(contexts[start:start + self._batch_size],
                                     cands)])
       result = self._signature(**{name: tf.constant(value)

@@ -16,7 +16,8 @@ def _sort_by_score(labels: tf.Tensor, scores: tf.Tensor,
   """Labels and validity of each list in ranked order.
 
   Valid entries come first, by descending score; ties keep list order (the
-  lower index ranks first); padding comes last.
+  lower index ranks first); valid entries scored NaN come after the others,
+  in list order; padding comes last.
 
   Args:
     labels: `[batch, list_size]`.
@@ -26,11 +27,16 @@ def _sort_by_score(labels: tf.Tensor, scores: tf.Tensor,
   Returns:
     `(labels, mask)` gathered in ranked order, each `[batch, list_size]`.
   """
-  by_score = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
-  valid_by_score = tf.gather(mask, by_score, batch_dims=1)
-  valid_first = tf.argsort(tf.cast(valid_by_score, tf.int32), axis=1,
-                           direction="DESCENDING", stable=True)
-  order = tf.gather(by_score, valid_first, batch_dims=1)
+  is_nan = tf.math.is_nan(scores)
+  by_score = tf.argsort(
+      tf.where(is_nan, tf.constant(-float("inf"), scores.dtype), scores),
+      axis=1, direction="DESCENDING", stable=True)
+  # 2: valid and scored, 1: valid and NaN, 0: padding.
+  tier = tf.where(mask, 2 - tf.cast(is_nan, tf.int32), 0)
+  tier_by_score = tf.gather(tier, by_score, batch_dims=1)
+  tier_first = tf.argsort(tier_by_score, axis=1, direction="DESCENDING",
+                          stable=True)
+  order = tf.gather(by_score, tier_first, batch_dims=1)
   return (tf.gather(labels, order, batch_dims=1),
           tf.gather(mask, order, batch_dims=1))
 
@@ -54,9 +60,10 @@ def hitrate_at_k(labels: tf.Tensor, scores: tf.Tensor, mask: tf.Tensor,
   value = |TopK(valid) & positives| / |positives|, with positives the valid
   entries with label > 0. If k >= the number of valid entries, all of them
   are in the top k. Ties in score are broken by position: the entry with the
-  lower index ranks first. Lists without positives get value 0 and weight 0,
-  so a weighted mean excludes them. (Weighting each list by its number of
-  positives instead gives the micro average sum hits / sum positives.)
+  lower index ranks first; NaN scores rank last. Lists without positives get
+  value 0 and weight 0, so a weighted mean excludes them. (Weighting each
+  list by its number of positives instead gives the micro average sum hits /
+  sum positives.)
 
   >>> labels = tf.constant([[1, 0, 1, 0], [0, 0, 0, 0]])
   >>> scores = tf.constant([[0.1, 0.9, 0.5, 0.5], [1., 2., 3., 4.]])
@@ -95,7 +102,8 @@ def ndcg_at_k(labels: tf.Tensor, scores: tf.Tensor, mask: tf.Tensor,
   (2^label - 1) / log2(r + 1); NDCG@k = DCG@k / ideal DCG@k, the ideal
   ranking sorting the valid entries by label. Negative labels of valid
   entries count as 0. Ties in score are broken by position (lower index
-  first). Lists without a positive label get value 0 and weight 0.
+  first); NaN scores rank last. Lists without a positive label get value 0
+  and weight 0.
 
   >>> labels = tf.constant([[0, 1, 0]])
   >>> scores = tf.constant([[3., 2., 1.]])

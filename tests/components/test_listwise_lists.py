@@ -257,5 +257,10 @@ def test_params_json_round_trip_and_validation():
   assert params_lib.ListwiseParams.from_json(params.to_json()) == params
   with pytest.raises(ValueError, match="unknown listwise parameters"):
     params_lib.ListwiseParams.from_json('{"nope": 1}')
-  with pytest.raises(ValueError, match="eval_share"):
+  with pytest.raises(ValueError,
+                     match=r"eval_share must be in \[0, 1\], got 2.0"):
     params_lib.ListwiseParams(eval_share=2.0)
+  with pytest.raises(ValueError, match="alpha must be >= 0, got -1"):
+    params_lib.ListwiseParams(alpha=-1)
+  with pytest.raises(ValueError, match="list_size must be >= 1, got 0"):
+    params_lib.ListwiseParams(list_size=0)

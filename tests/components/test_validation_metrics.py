@@ -113,6 +113,44 @@ def test_ndcg_by_hand():
                                       [np.array([1.0, 0.0])], 10))
 
 
+def _oracle_ndcg(gains, scores, k):
+  """NDCG@k in NumPy, list by list: stable order on ties, NaN scores last."""
+  values = []
+  for gain, score in zip(gains, scores):
+    gain = np.asarray(gain, dtype=float)
+    ideal = np.sort(gain)[::-1][:k]
+    discounts = 1.0 / np.log2(np.arange(2, ideal.shape[0] + 2))
+    idcg = float(((2.0 ** ideal - 1.0) * discounts).sum())
+    if idcg <= 0:
+      continue
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")[:k]
+    values.append(float(((2.0 ** gain[order] - 1.0)
+                         * discounts[:order.shape[0]]).sum()) / idcg)
+  return float(np.mean(values)) if values else float("nan")
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_ndcg_matches_a_numpy_oracle_on_ragged_lists(k):
+  rng = np.random.default_rng(k)
+  lengths = rng.integers(0, 12, 40)
+  gains = [rng.integers(0, 3, n) * (rng.random() < 0.7) for n in lengths]
+  # Few distinct values, so ties are frequent; some NaN and -inf scores.
+  scores = [rng.choice([0.0, 0.5, 1.0, np.nan, -np.inf], n,
+                       p=[0.3, 0.3, 0.3, 0.05, 0.05]) for n in lengths]
+  assert metrics.ndcg_at_k(gains, scores, k) == pytest.approx(
+      _oracle_ndcg(gains, scores, k), rel=1e-12)
+
+
+def test_ndcg_ties_keep_list_order_and_nan_ranks_last():
+  gains = [np.array([0, 1, 0])]
+  # The tie puts the gain second; NaN sends the first item last.
+  assert metrics.ndcg_at_k(gains, [np.array([1.0, 1.0, 1.0])],
+                           1) == 0.0
+  assert metrics.ndcg_at_k(gains, [np.array([np.nan, 1.0, 1.0])],
+                           1) == 1.0
+  assert math.isnan(metrics.ndcg_at_k([], [], 10))
+
+
 class TestDecision:
 
   def test_threshold(self):

@@ -103,6 +103,13 @@ class HitrateTest(tf.test.TestCase, parameterized.TestCase):
     value, _ = listwise.hitrate_at_k(labels, scores, [[1, 0, 1]], k=2)
     self.assertAllEqual(value, [1.0])
 
+  def test_nan_scores_rank_after_minus_inf_and_before_padding(self):
+    labels = [[1, 0, 0, 0], [1, 0, 0, 0]]
+    scores = [[np.nan, 0.0, -np.inf, 1.0], [np.nan, 0.0, 5.0, np.nan]]
+    mask = [[1, 1, 1, 1], [1, 1, 0, 0]]
+    value, _ = listwise.hitrate_at_k(labels, scores, mask, k=3)
+    self.assertAllEqual(value, [0.0, 1.0])
+
   @parameterized.parameters(1, 3, 5, 20)
   def test_matches_numpy(self, k):
     for seed in range(3):

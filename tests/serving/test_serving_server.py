@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import serving as model_serving
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from models import serving as model_serving
 from serving import client as client_lib
 from serving import config as config_lib
-from testing import serving as serving_testing
 from serving import warmup
+from testing import serving as serving_testing
 
 pytestmark = pytest.mark.slow
 
@@ -163,7 +163,7 @@ def _drop_variables(path):
 def _failing_warmup(path):
   request = client_lib.predict_request(
       _MODEL, {"user_id": np.array([b"u"], dtype=object)})
-  warmup.write(path, [request])
+  model_serving.write_warmup_requests(path, [request])
 
 
 def _push_broken(exported, base_path, version, breaker):
@@ -214,7 +214,7 @@ def test_warmup_records_are_replayed(fresh_server, exported, requests,
                                     caplog):
   staging = os.path.join(os.path.dirname(fresh_server.base_path), "staging")
   path = serving_testing.push_version(exported.export_dir, staging, 2)
-  warmup.write(path, [client_lib.predict_request(
+  model_serving.write_warmup_requests(path, [client_lib.predict_request(
       _MODEL, client_lib.rank_inputs(requests[:2]))] * 2)
   assert len(warmup.read(os.path.join(path, model_serving.WARMUP_FILE))) == 2
   os.rename(path, os.path.join(fresh_server.base_path, "2"))

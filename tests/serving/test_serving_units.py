@@ -3,10 +3,11 @@
 import os
 
 import grpc
-import numpy as np
 import pytest
 import tensorflow as tf
 
+from models import features as f
+from models import requests as requests_lib
 from serving import client as client_lib
 from serving import errors
 from serving import layout
@@ -42,25 +43,10 @@ def test_fingerprint_changes_when_a_file_is_written(tmp_path):
   assert layout.fingerprint(str(tmp_path)) != before
 
 
-def test_rank_inputs_pad_to_the_request_contract():
-  requests = [
-      client_lib.RankRequest("u1", "red shoes", ["a", "b", "c"],
-                             user_history=["h1", "h2", "h3"], age_bucket=3),
-      client_lib.RankRequest("u2", "tea", ["d"], gender="f"),
-  ]
-  inputs = client_lib.rank_inputs(requests)
-  assert inputs["candidate_item_ids"].tolist() == [[b"a", b"b", b"c"],
-                                                   [b"d", b"", b""]]
-  assert inputs["user_history"].shape == (2, 3)
-  assert inputs["age_bucket"].tolist() == [3, -1]
-  assert inputs["age_bucket"].dtype == np.int64
-  assert inputs["gender"].tolist() == [b"", b"f"]
-  fixed = client_lib.rank_inputs(requests, pad_candidates_to=5,
-                                 history_length=2)
-  assert fixed["candidate_item_ids"].shape == (2, 5)
-  assert fixed["user_history"].tolist() == [[b"h1", b"h2"], [b"", b""]]
-  with pytest.raises(ValueError, match="3 candidates"):
-    client_lib.rank_inputs(requests, pad_candidates_to=2)
+def test_the_client_re_exports_the_request_contract():
+  assert client_lib.RankRequest is requests_lib.RankRequest
+  assert client_lib.rank_inputs is requests_lib.rank_inputs
+  assert client_lib.UNKNOWN_INT == f.UNKNOWN_INT
 
 
 def test_predict_request_uses_only_standard_fields():

@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Optional
 
+from models import checks
+
 # 2026-10-01T00:00:00Z: the first request of the simulated period.
 DEFAULT_START_TS = 1_790_812_800
 DAY_S = 86_400
@@ -136,12 +138,9 @@ class WorldConfig:
     if self.num_items < self.num_categories * self.brands_per_category:
       raise ValueError("num_items must be at least "
                        "num_categories * brands_per_category")
-    for name in ("candidate_log_share", "users_table_share",
-                 "fine_head_share", "query_brand_prob",
-                 "query_modifier_prob"):
-      value = getattr(self, name)
-      if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    checks.in_unit_interval(self, "candidate_log_share", "users_table_share",
+                            "fine_head_share", "query_brand_prob",
+                            "query_modifier_prob")
     if self.out_of_scene_shown_weight < 0:
       raise ValueError("out_of_scene_shown_weight must be >= 0, got "
                        f"{self.out_of_scene_shown_weight}")
