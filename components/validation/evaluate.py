@@ -5,10 +5,8 @@ from typing import Callable, Dict, List, Mapping, Sequence
 import numpy as np
 
 from components.validation import metrics
+from components.validation import scorers
 
-MODEL = "model"
-FINE_RANKER = "fine_ranker"
-BASELINE = "last_blessed_model"
 NDCG_K = 10
 
 # Scores candidate lists: (contexts, candidate item ids) -> scores per list.
@@ -17,7 +15,7 @@ ScoreFn = Callable[[Sequence[dict], Sequence[Sequence[str]]],
 
 
 def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
-             exposed, scorers: Mapping[str, ScoreFn], ks: Sequence[int],
+             exposed, score_fns: Mapping[str, ScoreFn], ks: Sequence[int],
              head_share: float) -> dict:
   """Hitrate@K per slice and NDCG@10 on exposed lists for each scorer.
 
@@ -29,7 +27,7 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
     contexts: their request contexts.
     exposed: (contexts, item ids, gains, fine scores) of the eval lists'
       exposed items, from data.read_exposed_lists.
-    scorers: name -> score function, e.g. {"model": ...}.
+    score_fns: scorer name -> score function, e.g. {scorers.MODEL: ...}.
     ks: hitrate cutoffs.
     head_share: share of most-exposed candidate items that are 'head'.
 
@@ -43,10 +41,10 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
   candidates = [list(s.item_ids) for s in sets]
   exposed_contexts, exposed_items, gains, exposed_fine = exposed
   hitrate: Dict[str, dict] = {
-      FINE_RANKER: metrics.hitrate(sets, [s.fine_score for s in sets], ks,
-                                   head)}
-  ndcg = {FINE_RANKER: metrics.ndcg_at_k(gains, exposed_fine, NDCG_K)}
-  for name, score in scorers.items():
+      scorers.FINE_RANKER: metrics.hitrate(
+          sets, [s.fine_score for s in sets], ks, head)}
+  ndcg = {scorers.FINE_RANKER: metrics.ndcg_at_k(gains, exposed_fine, NDCG_K)}
+  for name, score in score_fns.items():
     hitrate[name] = metrics.hitrate(sets, score(contexts, candidates), ks,
                                     head)
     ndcg[name] = metrics.ndcg_at_k(

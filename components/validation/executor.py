@@ -18,6 +18,7 @@ from components.validation import evaluate as evaluate_lib
 from components.validation import metrics
 from components.validation import plot
 from components.validation import report
+from components.validation import scorers
 from components.validation import scoring
 
 MODEL_KEY = "model"
@@ -60,24 +61,24 @@ class Executor(base_executor.BaseExecutor):
         input_dict[EVAL_CANDIDATES_KEY], split_lib.EVAL))
     exposed = data.read_exposed_lists(artifact_utils.get_split_uri(
         input_dict[EXAMPLES_KEY], split_lib.EVAL))
-    scorers = {evaluate_lib.MODEL: _scorer(model)}
+    score_fns = {scorers.MODEL: _scorer(model)}
     if baseline is not None:
-      scorers[evaluate_lib.BASELINE] = _scorer(baseline)
+      score_fns[scorers.BASELINE] = _scorer(baseline)
     logging.info("evaluating on %d eval sets (baseline: %s)", len(sets),
                  baseline.uri if baseline else None)
-    result = evaluate_lib.evaluate(sets, contexts, exposed, scorers, ks,
+    result = evaluate_lib.evaluate(sets, contexts, exposed, score_fns, ks,
                                    float(exec_properties[HEAD_SHARE_KEY]))
 
     main = lambda name: (result["hitrate"][name][metrics.GLOBAL][k_main]
                          if name in result["hitrate"] else None)
     decision = blessing_lib.decide(
-        main(evaluate_lib.MODEL), float(exec_properties[THRESHOLD_KEY]),
+        main(scorers.MODEL), float(exec_properties[THRESHOLD_KEY]),
         float(exec_properties[TOLERANCE_KEY]),
-        baseline=main(evaluate_lib.BASELINE),
+        baseline=main(scorers.BASELINE),
         has_baseline=baseline is not None)
     logging.info("global hitrate@%d: model %s, fine ranker %s, last blessed "
-                 "%s -> %s %s", k_main, main(evaluate_lib.MODEL),
-                 main(evaluate_lib.FINE_RANKER), main(evaluate_lib.BASELINE),
+                 "%s -> %s %s", k_main, main(scorers.MODEL),
+                 main(scorers.FINE_RANKER), main(scorers.BASELINE),
                  "BLESSED" if decision.blessed else "NOT BLESSED",
                  "; ".join(decision.reasons))
     self._write(output_dict, result, decision, k_main, ks, model, baseline)

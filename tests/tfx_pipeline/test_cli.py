@@ -4,6 +4,8 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -169,3 +171,10 @@ def test_report_prints_the_newest_or_a_named_run(pushed, capsys):
   assert "no hitrate metrics of run 99999" in capsys.readouterr().err
   assert cli.main(["report", str(os.path.dirname(run_dir))]) == 2
   assert "no ML Metadata store" in capsys.readouterr().err
+
+
+def test_help_imports_no_tensorflow_beam_or_tfx():
+  code = ("import sys; from tfx_pipeline import cli; cli.build_parser(); "
+          "heavy = {'tensorflow', 'apache_beam', 'tfx'} & set(sys.modules); "
+          "assert not heavy, heavy")
+  subprocess.run([sys.executable, "-c", code], check=True)

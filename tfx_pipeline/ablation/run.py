@@ -6,8 +6,8 @@ import os
 import time
 from typing import Dict, Optional, Sequence
 
-from components.validation import evaluate
 from components.validation import report as metrics_report
+from components.validation import scorers
 from tfx_pipeline import local_runner
 from tfx_pipeline.ablation import report
 from tfx_pipeline.ablation import summary
@@ -61,9 +61,9 @@ def run_ablation(logs_dir: str, output_dir: str, config: ablation_config.Ablatio
     runs[(variant.name, seed)] = result
     metrics = metrics_report.load(result.metrics)
     results.setdefault(variant.name, {})[seed] = summary.flatten(
-        metrics, evaluate.MODEL)
+        metrics, scorers.MODEL)
     results.setdefault(variants_lib.FINE_RANKER, {})[seed] = summary.flatten(
-        metrics, evaluate.FINE_RANKER)
+        metrics, scorers.FINE_RANKER)
     facts = facts or _facts(metrics)
     logging.info("[%d/%d] %s seed %d: global@100 %.4f, ndcg@10 %.4f",
                  done, total, variant.name, seed,

@@ -7,6 +7,7 @@ from typing import Dict, Mapping, Sequence, Tuple
 import numpy as np
 
 from components.validation import evaluate
+from components.validation import scorers
 
 # {scorer: {seed: {metric: value}}}
 Results = Mapping[str, Mapping[int, Mapping[str, float]]]
@@ -27,7 +28,7 @@ def flatten(metrics: dict, scorer: str) -> Dict[str, float]:
   Args:
     metrics: a HitrateMetrics artifact's metrics.json (K as strings, None
       where a metric is undefined, which becomes NaN).
-    scorer: e.g. evaluate.MODEL or evaluate.FINE_RANKER.
+    scorer: e.g. scorers.MODEL or scorers.FINE_RANKER.
   """
   out = {f"{name}@{k}": _number(v)
          for name, row in metrics["hitrate"][scorer].items()

@@ -4,11 +4,11 @@ import dataclasses
 from typing import Any, Mapping, Optional, Tuple
 
 from components.listwise import params as params_lib
-from components.validation import evaluate
+from components.validation import scorers
 from models import hparams as hparams_lib
 from tfx_pipeline import config as config_lib
 
-FINE_RANKER = evaluate.FINE_RANKER
+FINE_RANKER = scorers.FINE_RANKER
 BASELINE = "tfrs_baseline"
 FULL = "full"
 NO_DISTILLATION = "no_distillation"
