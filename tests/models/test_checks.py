@@ -7,7 +7,7 @@ import pytest
 
 from models import checks
 from models import hparams as hparams_lib
-from models import preprocessing
+from models import preprocessing_config
 
 
 @dataclasses.dataclass
@@ -59,7 +59,7 @@ def test_the_first_bad_field_is_reported():
     (hparams_lib.HParams, dict(w_click=-1.0), "w_click must be >= 0, got -1.0"),
     (hparams_lib.HParams, dict(label_smoothing=1.0),
      r"label_smoothing must be in \[0, 1\), got 1.0"),
-    (preprocessing.PreprocessingConfig, dict(min_frequency=0),
+    (preprocessing_config.PreprocessingConfig, dict(min_frequency=0),
      "min_frequency must be >= 1, got 0"),
 ])
 def test_configs_keep_their_messages(config_cls, kwargs, message):
