@@ -71,7 +71,7 @@ def test_every_finding_compares_known_scorers_on_reported_metrics():
   reported.add("ndcg@10")
   for finding in V.FINDINGS:
     assert {finding.variant, finding.against} <= known
-    assert finding.metric_at(max(V.DEFAULT_KS)) in reported
+    assert finding.metric_at(V.DEFAULT_KS[-1]) in reported
 
 
 def test_stats_against_numpy():
@@ -128,7 +128,7 @@ def test_flatten_names_metrics_slice_at_k():
 def _results():
   """Two seeds; the full model beats the fine ranker at K=300 on both."""
   metric = lambda g100, g300, ndcg: {
-      **{f"{s}@{k}": 0.5 for s in metrics.SLICES for k in (100, 300)},
+      **{f"{s}@{k}": 0.5 for s in metrics.SLICES for k in ("100", "300")},
       "global@100": g100, "global@300": g300, "ndcg@10": ndcg}
   return {
       V.FINE_RANKER: {0: metric(0.7, 0.8, 0.9), 1: metric(0.7, 0.8, 0.9)},
@@ -141,7 +141,7 @@ def _results():
 def test_markdown_states_verdicts_tables_and_command():
   text = report.markdown(_results(), report.Context(
       command="coarse-rank ablate --logs L --output O", seeds=[0, 1],
-      ks=[100, 300], train_steps=50, batch_size=8,
+      ks=["100", "300"], train_steps=50, batch_size=8,
       data={"Eval requests": 12}))
   assert "coarse-rank ablate --logs L --output O" in text
   assert "50 training steps of 8 lists" in text
@@ -165,7 +165,7 @@ def test_markdown_states_verdicts_tables_and_command():
 
 
 def test_curves_png_is_an_image():
-  png = report.curves_png(_results(), [100, 300])
+  png = report.curves_png(_results(), ["100", "300"])
   assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
@@ -173,7 +173,8 @@ def test_curves_png_is_an_image():
     (dict(seeds=()), "at least one seed"),
     (dict(seeds=(1, 1)), "seeds repeat"),
     (dict(pipeline=config_lib.PipelineConfig().replace(
-        validation__ks=(10, 50))), "must include 100"),
+        validation__ks=("10", "50"), validation__k_main="50")),
+     "must include 100"),
     (dict(variants=("full", "bogus")), "unknown variants"),
 ])
 def test_config_errors_name_the_problem(kwargs, message):
@@ -184,7 +185,7 @@ def test_config_errors_name_the_problem(kwargs, message):
 def test_each_run_is_the_variant_up_to_validation_without_comparison():
   config = ablation_config.AblationConfig(
       pipeline=config_lib.PipelineConfig(train_steps=33).replace(
-          hparams__learning_rate=0.02, validation__ks=(100, 300)))
+          hparams__learning_rate=0.02, validation__ks=("100", "300")))
   baseline = config.run_config(V.BY_NAME[V.BASELINE], seed=4)
   assert baseline.run_fn == config_lib.BASELINE_RUN_FN
   assert baseline.stop_after == config_lib.VALIDATE
@@ -192,7 +193,7 @@ def test_each_run_is_the_variant_up_to_validation_without_comparison():
   assert baseline.train_steps == 33
   assert baseline.validation.threshold == 0.0
   assert not baseline.validation.compare_to_last_blessed
-  assert baseline.validation.ks == (100, 300)
+  assert baseline.validation.ks == ("100", "300")
   uniform = config.run_config(V.BY_NAME[V.UNIFORM_NEGATIVES], seed=4)
   assert uniform.listwise.alpha == 0.0
   assert uniform.run_fn == config_lib.RUN_FN
@@ -200,7 +201,8 @@ def test_each_run_is_the_variant_up_to_validation_without_comparison():
 
 def test_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
   code = cli.main(["ablate", "--logs", str(tmp_path / "missing"),
-                   "--output", str(tmp_path / "out"), "--ks", "10", "20"])
+                   "--output", str(tmp_path / "out"), "--ks", "10", "20",
+                   "--k-main", "20"])
   assert code == 2
   assert "must include 100" in capsys.readouterr().err
   code = cli.main(["ablate", "--logs", str(tmp_path / "missing"),
@@ -217,9 +219,9 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   write.write_logs(logs, world_config.WorldConfig(num_requests=600,
                                                   num_items=500, seed=3))
   argv = ["ablate", "--logs", logs, "--output", out, "--seeds", "0", "1",
-          "--variants", V.BASELINE, V.FULL, V.UNIFORM_NEGATIVES,
-          "--train-steps", "15", "--eval-steps", "2", "--model-batch-size",
-          "16", "--beam-mode", "in_memory"]
+          "--variants", V.FULL, V.UNIFORM_NEGATIVES, "--train-steps", "15",
+          "--eval-steps", "2", "--model-batch-size", "16", "--beam-mode",
+          "in_memory"]
   assert cli.main(argv) == 0
 
   with open(os.path.join(out, run.RESULTS_FILE)) as fh:
@@ -227,13 +229,12 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   assert saved["seeds"] == [0, 1]
   assert saved["command"].startswith("coarse-rank ablate --logs ")
   results = saved["results"]
-  assert set(results) == {V.FINE_RANKER, V.BASELINE, V.FULL,
-                          V.UNIFORM_NEGATIVES}
+  assert set(results) == {V.FINE_RANKER, V.FULL, V.UNIFORM_NEGATIVES}
   for by_seed in results.values():
     assert set(by_seed) == {"0", "1"}
     for values in by_seed.values():
       assert len(values) == len(metrics.SLICES) * len(V.DEFAULT_KS) + 1
-      for k_small, k_large in zip(V.DEFAULT_KS, V.DEFAULT_KS[1:]):
+      for k_small, k_large in zip(V.DEFAULT_KS, V.DEFAULT_KS[1:]):  # counts
         assert values[f"global@{k_small}"] <= values[f"global@{k_large}"]
   # Two trained models of different seeds differ; the fine ranker does not.
   assert results[V.FULL]["0"] != results[V.FULL]["1"]
@@ -245,13 +246,14 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   # The same study again, through the runner: every component of every run
   # is reused (nothing trains) and the results are the same.
   config = ablation_config.AblationConfig(
-      seeds=(0, 1), variants=(V.BASELINE, V.FULL, V.UNIFORM_NEGATIVES),
+      seeds=(0, 1), variants=(V.FULL, V.UNIFORM_NEGATIVES),
       pipeline=config_lib.PipelineConfig(
           train_steps=15, eval_steps=2,
           validation=config_lib.ValidationConfig(ks=V.DEFAULT_KS)).replace(
               hparams__batch_size=16))
   again = run.run_ablation(logs, out, config, command=saved["command"],
-                           beam_pipeline_args=["--runner=DirectRunner"])
+                           beam_pipeline_args=local_runner.beam_args(
+                               "in_memory"))
   assert {s for states in again["states"].values()
           for s in states.values()} == {"cached"}
   assert {name: {str(s): m for s, m in by_seed.items()}
@@ -262,7 +264,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   runs = again["runs"]
   full, uniform = runs[(V.FULL, 0)], runs[(V.UNIFORM_NEGATIVES, 0)]
   assert full.examples != uniform.examples
-  assert runs[(V.BASELINE, 1)].examples == full.examples
+  assert runs[(V.FULL, 1)].examples == full.examples
   from components.validation import data  # pylint: disable=g-import-not-at-top
   eval_sets = lambda r: data.read_eval_sets(
       r.split(local_runner.EXAMPLE_GEN, "eval_candidates", "eval"))[0]
