@@ -139,7 +139,7 @@ def test_config_flags_cover_every_setting_with_its_default():
   assert flags.config_from_args(args) == config_lib.PipelineConfig().replace(
       train_steps=7, stop_after="transform", listwise__list_size=9,
       hparams__learning_rate=0.1, hparams__revised_softmax=False,
-      preprocessing__min_frequency=3, validation__ks=(5, 50),
+      preprocessing__min_frequency=3, validation__ks=("5", "50"),
       validation__threshold=0.4, validation__compare_to_last_blessed=False,
       model_name="m")
   with pytest.raises(SystemExit):  # argparse refuses an unknown stage.
@@ -151,7 +151,7 @@ def test_config_flags_cover_every_setting_with_its_default():
 def test_config_flags_take_another_default():
   parser = argparse.ArgumentParser()
   default = config_lib.PipelineConfig(train_steps=11).replace(
-      validation__ks=(1, 2))
+      validation__ks=("1", "2%"))
   flags.add_config_flags(parser, default)
   assert flags.config_from_args(parser.parse_args([])) == default
 
@@ -178,3 +178,16 @@ def test_help_imports_no_tensorflow_beam_or_tfx():
           "heavy = {'tensorflow', 'apache_beam', 'tfx'} & set(sys.modules); "
           "assert not heavy, heavy")
   subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_generate_a_world_of_the_suite_with_one_flag_overridden(tmp_path):
+  out = str(tmp_path / "sparse")
+  assert cli.main(["generate", "--out", out, "--world", "sparse",
+                   "--requests", "150", "--items", "7000", "--json"]) == 0
+  items = pq.read_table(os.path.join(out, c.ITEMS)).to_pandas()
+  assert len(items) == 7000  # The flag given replaces the preset's 40k.
+  # The rest is the preset's: numbered categories, 400 of them at most.
+  assert items[c.CATEGORY].str.fullmatch(r"cat\d{3}").all()
+  assert items[c.CATEGORY].nunique() > 24
+  with pytest.raises(SystemExit):  # argparse names the choices.
+    cli.main(["generate", "--out", str(tmp_path / "x"), "--world", "moon"])
