@@ -55,6 +55,13 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path):
   assert main < THRESHOLD
   assert not untrained["blessed"]
   assert "below the threshold" in untrained["reasons"][0]
+  # Popularity (train exposures) is evaluated on the same sets, and an
+  # untrained model does not beat it either.
+  popularity = untrained["hitrate"]["popularity"]["global"]["100"]
+  assert popularity > main
+  assert untrained["reasons"][1] == (
+      f"candidate hitrate {main:.4f} does not beat popularity's "
+      f"{popularity:.4f} (train exposures of the item)")
   assert untrained["baseline_model_uri"] is None
   assert _versions(root) == []
   # The fine ranker is always evaluated on the same sets.
