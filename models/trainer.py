@@ -1,6 +1,8 @@
 """The TFX Trainer entry point: run_fn trains the coarse ranker and exports its SavedModel."""
 
+import json
 import logging
+import os
 from typing import Callable, Dict, List, Tuple
 
 import tensorflow as tf
@@ -58,6 +60,31 @@ def build_model(tf_transform_output: tft.TFTransformOutput,
 BuildFn = Callable[[tft.TFTransformOutput, hparams_lib.HParams],
                    tf.keras.Model]
 
+# Written to the Trainer's model_run directory: the losses at the end of
+# training on `eval_steps` batches of each split.
+TRAINING_SUMMARY_FILE = "training_summary.json"
+
+
+def _loss(model: tf.keras.Model, data: tf.data.Dataset, steps: int) -> float:
+  return float(model.evaluate(data, steps=steps, verbose=0,
+                              return_dict=True)["loss"])
+
+
+def write_training_summary(model_run_dir: str, summary: Dict[str, float]
+                           ) -> str:
+  """Writes `summary` as TRAINING_SUMMARY_FILE under model_run_dir."""
+  tf.io.gfile.makedirs(model_run_dir)
+  path = os.path.join(model_run_dir, TRAINING_SUMMARY_FILE)
+  with tf.io.gfile.GFile(path, "w") as f:
+    f.write(json.dumps(summary, indent=2, sort_keys=True))
+  return path
+
+
+def read_training_summary(model_run_dir: str) -> Dict[str, float]:
+  with tf.io.gfile.GFile(os.path.join(model_run_dir,
+                                      TRAINING_SUMMARY_FILE)) as f:
+    return json.loads(f.read())
+
 
 def train_and_export(fn_args: fn_args_utils.FnArgs,
                      build_fn: BuildFn) -> None:
@@ -84,6 +111,11 @@ def train_and_export(fn_args: fn_args_utils.FnArgs,
             callbacks=[tf.keras.callbacks.TensorBoard(
                 log_dir=fn_args.model_run_dir, update_freq=50)],
             verbose=2)
+  summary = {"train_steps": fn_args.train_steps,
+             "train_loss": _loss(model, train, fn_args.eval_steps),
+             "val_loss": _loss(model, evaluation, fn_args.eval_steps)}
+  logging.info("losses at the end of training: %s", summary)
+  write_training_summary(fn_args.model_run_dir, summary)
   attributes = item_attributes(input_fn(
       fn_args.train_files, fn_args.data_accessor, tf_transform_output,
       batch_size=1024, shuffle=False, num_epochs=1))

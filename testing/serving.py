@@ -45,12 +45,14 @@ class PushedModel:
 
 def small_model_config(seed: int = 3, train_steps: int = 60
                        ) -> config_lib.PipelineConfig:
-  """A few training steps and a blessing threshold of 0: always pushed."""
+  """A few training steps and no blessing bar (threshold 0, popularity not
+  required): always pushed."""
   return config_lib.PipelineConfig(
       hparams=hparams_lib.HParams(batch_size=32, learning_rate=0.01,
                                   seed=seed),
       train_steps=train_steps, eval_steps=1,
-      validation=config_lib.ValidationConfig(threshold=0.0, tolerance=1.0))
+      validation=config_lib.ValidationConfig(
+          threshold=0.0, tolerance=1.0, beat_popularity=False))
 
 
 def pushed_model(root: str, num_requests: int = 1_500,

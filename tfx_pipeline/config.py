@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Tuple
 
 from components.listwise import params as params_lib
+from components.validation import cutoffs
 from models import checks
 from models import hparams as hparams_lib
 from models import preprocessing_config
@@ -33,34 +34,43 @@ DEFAULT_BEAM_WORKERS = 2
 class ValidationConfig:
   """The hitrate validation and its blessing rules (DESIGN section 6).
 
+  A cutoff K is a number of candidates ("100") or a share of each request's
+  candidate set ("5%"), which means the same on logs whose candidate sets
+  differ in size (components/validation/cutoffs.py).
+
   Attributes:
-    k_main: K of the hitrate that decides the blessing.
-    ks: every K reported and plotted (k_main is added).
+    k_main: the cutoff of the hitrate that decides the blessing.
+    ks: every cutoff reported and plotted (k_main is added).
     threshold: minimum global hitrate@k_main.
     tolerance: allowed drop below the last blessed model's value.
     head_share: share of most-exposed candidate items counted as head.
+    beat_popularity: bless only a model whose global hitrate@k_main beats
+      popularity's (items ranked by their train exposures).
     compare_to_last_blessed: evaluate the last blessed model on the same
       sets and refuse a regression beyond `tolerance`; off for studies that
       train many models side by side.
   """
-  k_main: int = 100
-  ks: Tuple[int, ...] = (10, 50, 100, 200, 500, 1000)
+  k_main: str = "100"
+  ks: Tuple[str, ...] = ("10", "50", "100", "200", "500", "1000", "1%", "5%",
+                         "10%", "25%")
   threshold: float = 0.2
   tolerance: float = 0.01
   head_share: float = 0.2
+  beat_popularity: bool = True
   compare_to_last_blessed: bool = True
 
   def __post_init__(self):
-    checks.at_least(self, 1, "k_main")
-    if not self.ks or min(self.ks) < 1:
-      raise ValueError(f"ks must be >= 1, got {list(self.ks)}")
+    if not self.ks:
+      raise ValueError("ks must name at least one cutoff")
+    for k in (self.k_main, *self.ks):
+      cutoffs.parse(k)
     checks.in_unit_interval(self, "threshold", "head_share")
     checks.at_least(self, 0, "tolerance")
 
   @property
-  def all_ks(self) -> Tuple[int, ...]:
-    """`ks` and `k_main`, sorted, each once."""
-    return tuple(sorted(set(self.ks) | {self.k_main}))
+  def all_ks(self) -> Tuple[str, ...]:
+    """`ks` and `k_main`, each once: counts ascending, then shares."""
+    return cutoffs.ordered([*self.ks, self.k_main])
 
 
 @dataclasses.dataclass(frozen=True)

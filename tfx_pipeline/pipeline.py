@@ -80,7 +80,8 @@ def create_pipeline(
         baseline_model=baseline_model,
         k_main=validation.k_main, ks=validation.all_ks,
         threshold=validation.threshold, tolerance=validation.tolerance,
-        head_share=validation.head_share)
+        head_share=validation.head_share,
+        beat_popularity=validation.beat_popularity)
     components.append(validator)
   if config.runs(config_lib.PUSH):
     pusher = tfx.components.Pusher(

@@ -1,4 +1,4 @@
-"""The blessing decision: an absolute hitrate threshold and no regression against the last blessed model."""
+"""The blessing decision: an absolute hitrate threshold, better than popularity, and no regression against the last blessed model."""
 
 import dataclasses
 import math
@@ -17,9 +17,11 @@ def _missing(value: Optional[float]) -> bool:
 
 def decide(candidate: Optional[float], threshold: float, tolerance: float,
            baseline: Optional[float] = None,
-           has_baseline: bool = False) -> Decision:
+           has_baseline: bool = False,
+           popularity: Optional[float] = None) -> Decision:
   """Blesses only if the candidate's global hitrate@K_main is a finite
-  number >= threshold and >= baseline - tolerance.
+  number >= threshold, > popularity's (when given) and >= baseline -
+  tolerance.
 
   Args:
     candidate: the candidate model's global hitrate@K_main (None or NaN when
@@ -30,6 +32,8 @@ def decide(candidate: Optional[float], threshold: float, tolerance: float,
     baseline: the last blessed model's global hitrate@K_main on the same
       sets, if there is one.
     has_baseline: a blessed model exists; its metric must then be finite.
+    popularity: the popularity scorer's global hitrate@K_main on the same
+      sets, which the candidate must beat; None to skip the rule.
 
   Returns:
     The decision and, for a refusal, every reason.
@@ -40,6 +44,11 @@ def decide(candidate: Optional[float], threshold: float, tolerance: float,
   elif candidate < threshold:
     reasons.append(f"candidate hitrate {candidate:.4f} is below the "
                    f"threshold {threshold:.4f}")
+  if popularity is not None and not _missing(candidate) and not (
+      candidate > popularity):
+    reasons.append(f"candidate hitrate {candidate:.4f} does not beat "
+                   f"popularity's {popularity:.4f} (train exposures of the "
+                   "item)")
   if has_baseline:
     if _missing(baseline):
       reasons.append(f"baseline hitrate is missing or not finite: {baseline}")

@@ -11,6 +11,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
+from components.validation import cutoffs
 from components.validation import executor
 
 
@@ -22,11 +23,12 @@ class HitrateMetrics(artifact.Artifact):
 
 class HitrateValidatorSpec(types.ComponentSpec):
   PARAMETERS = {
-      executor.K_MAIN_KEY: ExecutionParameter(type=int),
+      executor.K_MAIN_KEY: ExecutionParameter(type=str),
       executor.KS_KEY: ExecutionParameter(type=str),
       executor.THRESHOLD_KEY: ExecutionParameter(type=float),
       executor.TOLERANCE_KEY: ExecutionParameter(type=float),
       executor.HEAD_SHARE_KEY: ExecutionParameter(type=float),
+      executor.BEAT_POPULARITY_KEY: ExecutionParameter(type=int),
   }
   INPUTS = {
       executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -48,11 +50,12 @@ class HitrateValidator(base_component.BaseComponent):
   """Evaluates a model on the eval candidate sets and blesses it or not.
 
   It computes hitrate@K (global, in-scene, out-of-scene, head and tail
-  items) for the model, the fine ranker's own scores and the last blessed
+  items; K a count or a share of each candidate set) for the model, the fine
+  ranker's own scores, popularity (train exposures) and the last blessed
   model on the same sets, and NDCG@10 on exposed lists. The model is blessed
-  only if its global hitrate@k_main is at least `threshold` and at most
-  `tolerance` below the last blessed model's; a NaN or missing metric never
-  blesses.
+  only if its global hitrate@k_main is at least `threshold`, beats
+  popularity's (if `beat_popularity`) and is at most `tolerance` below the
+  last blessed model's; a NaN or missing metric never blesses.
   """
 
   SPEC_CLASS = HitrateValidatorSpec
@@ -61,13 +64,14 @@ class HitrateValidator(base_component.BaseComponent):
   def __init__(self, model: types.BaseChannel,
                eval_candidates: types.BaseChannel,
                examples: types.BaseChannel,
-               baseline_model: Optional[types.BaseChannel], k_main: int,
-               ks: Sequence[int], threshold: float, tolerance: float,
-               head_share: float):
+               baseline_model: Optional[types.BaseChannel], k_main: str,
+               ks: Sequence[str], threshold: float, tolerance: float,
+               head_share: float, beat_popularity: bool):
     super().__init__(HitrateValidatorSpec(
         model=model, eval_candidates=eval_candidates, examples=examples,
-        baseline_model=baseline_model, k_main=k_main,
-        ks=json.dumps(sorted(set(ks) | {k_main})), threshold=threshold,
+        baseline_model=baseline_model, k_main=cutoffs.parse(k_main).text,
+        ks=json.dumps(cutoffs.ordered([*ks, k_main])), threshold=threshold,
         tolerance=tolerance, head_share=head_share,
+        beat_popularity=int(beat_popularity),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         metrics=types.Channel(type=HitrateMetrics)))

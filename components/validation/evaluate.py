@@ -1,6 +1,6 @@
-"""Evaluates scorers (the candidate model, the fine ranker, the last blessed model) on the same eval sets."""
+"""Evaluates scorers (the candidate model, the fine ranker, popularity, the last blessed model) on the same eval sets."""
 
-from typing import Callable, Dict, List, Mapping, Sequence
+from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
@@ -8,19 +8,16 @@ from components.validation import metrics
 from components.validation import scorers
 
 NDCG_K = 10
-
-# Scores candidate lists: (contexts, candidate item ids) -> scores per list.
-ScoreFn = Callable[[Sequence[dict], Sequence[Sequence[str]]],
-                   List[np.ndarray]]
+ScoreFn = scorers.ScoreFn
 
 
 def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
-             exposed, score_fns: Mapping[str, ScoreFn], ks: Sequence[int],
+             exposed, score_fns: Mapping[str, ScoreFn], ks: Sequence[str],
              head_share: float) -> dict:
   """Hitrate@K per slice and NDCG@10 on exposed lists for each scorer.
 
-  The fine ranker is always evaluated, from the logged fine scores (NaN,
-  ranked last, where it has none).
+  The fine ranker (its logged scores) and popularity (train exposures) are
+  always evaluated too, on the same sets and lists.
 
   Args:
     sets: eval candidate sets.
@@ -28,14 +25,14 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
     exposed: (contexts, item ids, gains, fine scores) of the eval lists'
       exposed items, from data.read_exposed_lists.
     score_fns: scorer name -> score function, e.g. {scorers.MODEL: ...}.
-    ks: hitrate cutoffs.
+    ks: hitrate cutoffs, e.g. "100" or "5%" (cutoffs.parse).
     head_share: share of most-exposed candidate items that are 'head'.
 
   Returns:
     {"ks", "head_min_exposures", "requests", "purchases", "counts": {
     "purchases_in_scene", "purchases_out_of_scene", "mean_candidates",
-    "exposed_lists"}, "hitrate": {scorer: {slice: {K: value}}}, "ndcg@10":
-    {scorer: value}}.
+    "exposed_lists"}, "hitrate": {scorer: {slice: {cutoff: value}}},
+    "ndcg@10": {scorer: value}}.
   """
   head = metrics.head_threshold(sets, head_share)
   candidates = [list(s.item_ids) for s in sets]
@@ -44,6 +41,8 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
       scorers.FINE_RANKER: metrics.hitrate(
           sets, [s.fine_score for s in sets], ks, head)}
   ndcg = {scorers.FINE_RANKER: metrics.ndcg_at_k(gains, exposed_fine, NDCG_K)}
+  score_fns = {scorers.POPULARITY: scorers.popularity(
+      metrics.exposure_lookup(sets)), **score_fns}
   for name, score in score_fns.items():
     hitrate[name] = metrics.hitrate(sets, score(contexts, candidates), ks,
                                     head)

@@ -32,6 +32,7 @@ KS_KEY = "ks"
 THRESHOLD_KEY = "threshold"
 TOLERANCE_KEY = "tolerance"
 HEAD_SHARE_KEY = "head_share"
+BEAT_POPULARITY_KEY = "beat_popularity"
 
 METRICS_FILE = report.METRICS_FILE
 PLOT_FILE = report.PLOT_FILE
@@ -54,8 +55,8 @@ class Executor(base_executor.BaseExecutor):
     model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
     baselines = input_dict.get(BASELINE_MODEL_KEY) or []
     baseline = baselines[0] if baselines else None
-    ks = json.loads(exec_properties[KS_KEY])  # sorted, with k_main.
-    k_main = int(exec_properties[K_MAIN_KEY])
+    ks = json.loads(exec_properties[KS_KEY])  # ordered, with k_main.
+    k_main = exec_properties[K_MAIN_KEY]
 
     sets, contexts = data.read_eval_sets(artifact_utils.get_split_uri(
         input_dict[EVAL_CANDIDATES_KEY], split_lib.EVAL))
@@ -75,10 +76,13 @@ class Executor(base_executor.BaseExecutor):
         main(scorers.MODEL), float(exec_properties[THRESHOLD_KEY]),
         float(exec_properties[TOLERANCE_KEY]),
         baseline=main(scorers.BASELINE),
-        has_baseline=baseline is not None)
-    logging.info("global hitrate@%d: model %s, fine ranker %s, last blessed "
-                 "%s -> %s %s", k_main, main(scorers.MODEL),
-                 main(scorers.FINE_RANKER), main(scorers.BASELINE),
+        has_baseline=baseline is not None,
+        popularity=(main(scorers.POPULARITY)
+                    if exec_properties[BEAT_POPULARITY_KEY] else None))
+    logging.info("global hitrate@%s: model %s, fine ranker %s, popularity "
+                 "%s, last blessed %s -> %s %s", k_main, main(scorers.MODEL),
+                 main(scorers.FINE_RANKER), main(scorers.POPULARITY),
+                 main(scorers.BASELINE),
                  "BLESSED" if decision.blessed else "NOT BLESSED",
                  "; ".join(decision.reasons))
     self._write(output_dict, result, decision, k_main, ks, model, baseline)

@@ -1,7 +1,8 @@
 """Hitrate@K over evaluation candidate sets (NumPy) and NDCG@K over exposed lists (DESIGN section 6).
 
 hitrate@K = Σ_r |TopK(C_r) ∩ B_r| / Σ_r |B_r| over requests r with candidate
-set C_r and purchased set B_r ⊆ C_r.
+set C_r and purchased set B_r ⊆ C_r. K is a number of candidates or a share
+of each set (cutoffs.py).
 
 Conventions:
   - A candidate listed twice counts once, with its highest score and the
@@ -19,6 +20,7 @@ from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from components.validation import cutoffs
 from models.metrics import listwise
 
 GLOBAL = "global"
@@ -84,29 +86,27 @@ def head_threshold(sets: Iterable[EvalSet], head_share: float = 0.2) -> int:
   The head is the `head_share` most-exposed distinct items among all
   candidates (at least one exposure).
   """
-  exposures: Dict[str, int] = {}
-  for s in sets:
-    for item, count in zip(s.item_ids, s.train_exposures):
-      exposures[item] = int(count)
-  counts = np.sort(np.array(list(exposures.values()) or [0]))[::-1]
+  counts = np.sort(np.array(list(exposure_lookup(sets).values()) or [0])
+                   )[::-1]
   top = max(1, int(np.ceil(head_share * counts.shape[0])))
   return max(1, int(counts[top - 1]))
 
 
 def hitrate(sets: Sequence[EvalSet], scores: Sequence[np.ndarray],
-            ks: Sequence[int], head_min_exposures: int
-            ) -> Dict[str, Dict[int, float]]:
+            ks: Sequence[str], head_min_exposures: int
+            ) -> Dict[str, Dict[str, float]]:
   """Hitrate@K per slice (global, in/out of scene, head/tail items).
 
   Args:
     sets: the eval candidate sets.
     scores: a model's scores, one `[num_candidates]` array per set.
-    ks: cutoffs.
+    ks: cutoffs, e.g. "100" or "5%" (see cutoffs.parse).
     head_min_exposures: train exposures that make an item 'head'.
 
   Returns:
-    slice -> K -> hitrate (NaN when the slice has no purchase).
+    slice -> cutoff -> hitrate (NaN when the slice has no purchase).
   """
+  parsed = [cutoffs.parse(k) for k in ks]
   hits = {name: np.zeros(len(ks)) for name in SLICES}
   totals = dict.fromkeys(SLICES, 0.0)
   for s, score in zip(sets, scores):
@@ -122,9 +122,11 @@ def hitrate(sets: Sequence[EvalSet], scores: Sequence[np.ndarray],
     for name, positive in positives.items():
       if positive.any():
         totals[name] += positive.sum()
-        hits[name] += [expected_hits(best, positive, k) for k in ks]
-  return {name: {k: (float(h / totals[name]) if totals[name] else np.nan)
-                 for k, h in zip(ks, hits[name])}
+        hits[name] += [expected_hits(best, positive, c.k(best.shape[0]))
+                       for c in parsed]
+  return {name: {c.text: (float(h / totals[name]) if totals[name]
+                          else np.nan)
+                 for c, h in zip(parsed, hits[name])}
           for name in SLICES}
 
 
@@ -164,7 +166,15 @@ def ndcg_at_k(gains: Sequence[np.ndarray], scores: Sequence[np.ndarray],
   return float((value * weight).sum() / weight.sum())
 
 
-def as_json(table: Mapping[str, Mapping[int, float]]) -> dict:
-  """JSON-safe copy: K as strings, NaN as None."""
+def exposure_lookup(sets: Iterable[EvalSet]) -> Dict[str, int]:
+  """Item id -> train exposures, over every candidate of the sets."""
+  out: Dict[str, int] = {}
+  for s in sets:
+    out.update(zip(s.item_ids, (int(c) for c in s.train_exposures)))
+  return out
+
+
+def as_json(table: Mapping[str, Mapping[str, float]]) -> dict:
+  """JSON-safe copy: NaN as None."""
   return {name: {str(k): (None if np.isnan(v) else v) for k, v in row.items()}
           for name, row in table.items()}

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from components.validation import blessing
+from components.validation import cutoffs
 from components.validation import metrics
+from components.validation import scorers
 
 
 def _set(items, in_scene=(), out_scene=(), exposures=None, fine=None):
@@ -69,29 +71,81 @@ def test_hitrate_slices_by_hand():
   ]
   scores = [np.array([0.3, 0.9, 0.8, 0.1]), np.array([0.7, 0.2]),
             np.array([0.5, 0.4])]
-  table = metrics.hitrate(sets, scores, ks=[1, 3, 10], head_min_exposures=5)
+  table = metrics.hitrate(sets, scores, ks=["1", "3", "10"],
+                          head_min_exposures=5)
   # Purchases: a (in scene, head), d (out, tail), x (out, tail).
-  assert table["global"] == {1: pytest.approx(1 / 3), 3: pytest.approx(2 / 3),
-                             10: 1.0}
-  assert table["in_scene"] == {1: 0.0, 3: 1.0, 10: 1.0}
-  assert table["out_of_scene"] == {1: 0.5, 3: 0.5, 10: 1.0}
-  assert table["head"] == {1: 0.0, 3: 1.0, 10: 1.0}
-  assert table["tail"] == {1: 0.5, 3: 0.5, 10: 1.0}
+  assert table["global"] == {"1": pytest.approx(1 / 3),
+                             "3": pytest.approx(2 / 3), "10": 1.0}
+  assert table["in_scene"] == {"1": 0.0, "3": 1.0, "10": 1.0}
+  assert table["out_of_scene"] == {"1": 0.5, "3": 0.5, "10": 1.0}
+  assert table["head"] == {"1": 0.0, "3": 1.0, "10": 1.0}
+  assert table["tail"] == {"1": 0.5, "3": 0.5, "10": 1.0}
+
+
+def test_hitrate_at_a_share_takes_k_per_set():
+  # Sets of 4, 2 and 10 distinct candidates; 50% keeps 2, 1 and 5 of them.
+  sets = [_set(["a", "b", "c", "d"], in_scene=["c"]),
+          _set(["x", "y"], out_scene=["y"]),
+          _set([f"i{k}" for k in range(10)] + ["i0"], in_scene=["i4", "i6"])]
+  scores = [np.array([0.9, 0.8, 0.7, 0.1]), np.array([0.2, 0.1]),
+            np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0], float)]
+  # c is 3rd of 4 (out of 2), y 2nd of 2 (out of 1), i4 5th of 10 (in of
+  # 5, the duplicate i0 counted once), i6 7th (out): 1 hit of 4 purchases.
+  # K = 3 for every set: c and y are in, i4 and i6 out.
+  table = metrics.hitrate(sets, scores, ks=["50%", "3"], head_min_exposures=1)
+  assert table["global"] == {"50%": pytest.approx(1 / 4),
+                             "3": pytest.approx(2 / 4)}
+
+
+@pytest.mark.parametrize("text,num_candidates,k", [
+    ("100", 7, 100), ("5%", 2000, 100), ("5%", 500, 25), ("1%", 30, 1),
+    ("25%", 10, 3), ("100%", 9, 9), (" 10 ", 1, 10), ("2.5%", 100, 3)])
+def test_cutoff_k_per_candidate_set(text, num_candidates, k):
+  assert cutoffs.parse(text).k(num_candidates) == k
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "0%", "101%", "ten", "5 %%",
+                                  "1.5", ""])
+def test_bad_cutoffs_are_named(text):
+  with pytest.raises(ValueError, match="a cutoff is a positive integer"):
+    cutoffs.parse(text)
+
+
+def test_cutoffs_are_ordered_counts_then_shares_once_each():
+  assert cutoffs.ordered(["5%", "100", "10", "1%", "100", "5.0%"]) == (
+      "10", "100", "1%", "5%")
+
+
+def test_popularity_scores_by_train_exposures_and_ties_count_in_expectation():
+  sets = [_set(["a", "b", "c", "d"], in_scene=["c"],
+               exposures=[7, 0, 7, 2]),
+          _set(["e", "a", "f"], out_scene=["e"], exposures=[0, 7, 1])]
+  exposures = metrics.exposure_lookup(sets)
+  assert exposures == {"a": 7, "b": 0, "c": 7, "d": 2, "e": 0, "f": 1}
+  score = scorers.popularity(exposures)
+  got = score([{}, {}], [["a", "b", "c", "d"], ["e", "a", "zzz"]])
+  np.testing.assert_array_equal(got[0], [7, 0, 7, 2])
+  np.testing.assert_array_equal(got[1], [0, 7, 0])  # unknown: 0
+  # K = 1: a and c tie at 7, so c is in the top 1 half of the time; e (no
+  # exposure) is last of its set.
+  table = metrics.hitrate(sets, score([{}, {}], [s.item_ids for s in sets]),
+                          ["1", "2"], head_min_exposures=1)
+  assert table["global"] == {"1": pytest.approx(0.25), "2": 0.5}
 
 
 def test_hitrate_without_purchases_is_nan():
   table = metrics.hitrate([_set(["a", "b"])], [np.array([1.0, 0.0])],
-                          ks=[1], head_min_exposures=1)
-  assert all(math.isnan(row[1]) for row in table.values())
+                          ks=["1"], head_min_exposures=1)
+  assert all(math.isnan(row["1"]) for row in table.values())
   assert metrics.as_json(table)["global"] == {"1": None}
 
 
 def test_hitrate_with_duplicate_candidates():
   # "a" twice: once low, once high; it is one candidate with the high score.
   sets = [_set(["a", "b", "a"], in_scene=["a"])]
-  table = metrics.hitrate(sets, [np.array([0.0, 0.5, 0.9])], ks=[1],
+  table = metrics.hitrate(sets, [np.array([0.0, 0.5, 0.9])], ks=["1"],
                           head_min_exposures=1)
-  assert table["global"][1] == 1.0
+  assert table["global"]["1"] == 1.0
 
 
 def test_head_threshold_takes_the_most_exposed_share():
@@ -152,6 +206,18 @@ def test_ndcg_ties_keep_list_order_and_nan_ranks_last():
 
 
 class TestDecision:
+
+  def test_must_beat_popularity_when_asked(self):
+    assert blessing.decide(0.5, 0.1, 0.0, popularity=0.49).blessed
+    for value in (0.5, 0.6):  # a tie does not beat it.
+      refused = blessing.decide(0.5, 0.1, 0.0, popularity=value)
+      assert not refused.blessed
+      assert refused.reasons == [
+          f"candidate hitrate 0.5000 does not beat popularity's {value:.4f} "
+          "(train exposures of the item)"]
+    assert blessing.decide(0.5, 0.1, 0.0, popularity=None).blessed
+    both = blessing.decide(0.05, 0.1, 0.0, popularity=0.2)
+    assert len(both.reasons) == 2
 
   def test_threshold(self):
     assert blessing.decide(0.5, threshold=0.4, tolerance=0.0).blessed

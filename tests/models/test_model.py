@@ -373,6 +373,10 @@ def test_trained_model_beats_random_hitrate(transformed, trained):
   model_rate = _hitrate(sets, model_scores, k)
   assert model_rate > random_rate + 0.1, (model_rate, random_rate)
   assert os.listdir(args.model_run_dir)  # TensorBoard logs
+  summary = trainer.read_training_summary(args.model_run_dir)
+  assert summary["train_steps"] == 150
+  assert np.isfinite(summary["train_loss"]) and np.isfinite(
+      summary["val_loss"])
 
 
 def test_exported_signatures_match_in_process_scores(transformed, trained):

@@ -71,7 +71,7 @@ def test_every_finding_compares_known_scorers_on_reported_metrics():
   reported.add("ndcg@10")
   for finding in V.FINDINGS:
     assert {finding.variant, finding.against} <= known
-    assert finding.metric_at(max(V.DEFAULT_KS)) in reported
+    assert finding.metric_at(V.DEFAULT_KS[-1]) in reported
 
 
 def test_stats_against_numpy():
@@ -128,7 +128,7 @@ def test_flatten_names_metrics_slice_at_k():
 def _results():
   """Two seeds; the full model beats the fine ranker at K=300 on both."""
   metric = lambda g100, g300, ndcg: {
-      **{f"{s}@{k}": 0.5 for s in metrics.SLICES for k in (100, 300)},
+      **{f"{s}@{k}": 0.5 for s in metrics.SLICES for k in ("100", "300")},
       "global@100": g100, "global@300": g300, "ndcg@10": ndcg}
   return {
       V.FINE_RANKER: {0: metric(0.7, 0.8, 0.9), 1: metric(0.7, 0.8, 0.9)},
@@ -141,7 +141,7 @@ def _results():
 def test_markdown_states_verdicts_tables_and_command():
   text = report.markdown(_results(), report.Context(
       command="coarse-rank ablate --logs L --output O", seeds=[0, 1],
-      ks=[100, 300], train_steps=50, batch_size=8,
+      ks=["100", "300"], train_steps=50, batch_size=8,
       data={"Eval requests": 12}))
   assert "coarse-rank ablate --logs L --output O" in text
   assert "50 training steps of 8 lists" in text
@@ -165,7 +165,7 @@ def test_markdown_states_verdicts_tables_and_command():
 
 
 def test_curves_png_is_an_image():
-  png = report.curves_png(_results(), [100, 300])
+  png = report.curves_png(_results(), ["100", "300"])
   assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
@@ -173,7 +173,8 @@ def test_curves_png_is_an_image():
     (dict(seeds=()), "at least one seed"),
     (dict(seeds=(1, 1)), "seeds repeat"),
     (dict(pipeline=config_lib.PipelineConfig().replace(
-        validation__ks=(10, 50))), "must include 100"),
+        validation__ks=("10", "50"), validation__k_main="50")),
+     "must include 100"),
     (dict(variants=("full", "bogus")), "unknown variants"),
 ])
 def test_config_errors_name_the_problem(kwargs, message):
@@ -184,7 +185,7 @@ def test_config_errors_name_the_problem(kwargs, message):
 def test_each_run_is_the_variant_up_to_validation_without_comparison():
   config = ablation_config.AblationConfig(
       pipeline=config_lib.PipelineConfig(train_steps=33).replace(
-          hparams__learning_rate=0.02, validation__ks=(100, 300)))
+          hparams__learning_rate=0.02, validation__ks=("100", "300")))
   baseline = config.run_config(V.BY_NAME[V.BASELINE], seed=4)
   assert baseline.run_fn == config_lib.BASELINE_RUN_FN
   assert baseline.stop_after == config_lib.VALIDATE
@@ -192,7 +193,7 @@ def test_each_run_is_the_variant_up_to_validation_without_comparison():
   assert baseline.train_steps == 33
   assert baseline.validation.threshold == 0.0
   assert not baseline.validation.compare_to_last_blessed
-  assert baseline.validation.ks == (100, 300)
+  assert baseline.validation.ks == ("100", "300")
   uniform = config.run_config(V.BY_NAME[V.UNIFORM_NEGATIVES], seed=4)
   assert uniform.listwise.alpha == 0.0
   assert uniform.run_fn == config_lib.RUN_FN
@@ -200,7 +201,8 @@ def test_each_run_is_the_variant_up_to_validation_without_comparison():
 
 def test_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
   code = cli.main(["ablate", "--logs", str(tmp_path / "missing"),
-                   "--output", str(tmp_path / "out"), "--ks", "10", "20"])
+                   "--output", str(tmp_path / "out"), "--ks", "10", "20",
+                   "--k-main", "20"])
   assert code == 2
   assert "must include 100" in capsys.readouterr().err
   code = cli.main(["ablate", "--logs", str(tmp_path / "missing"),
@@ -233,7 +235,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
     assert set(by_seed) == {"0", "1"}
     for values in by_seed.values():
       assert len(values) == len(metrics.SLICES) * len(V.DEFAULT_KS) + 1
-      for k_small, k_large in zip(V.DEFAULT_KS, V.DEFAULT_KS[1:]):
+      for k_small, k_large in zip(V.DEFAULT_KS, V.DEFAULT_KS[1:]):  # counts
         assert values[f"global@{k_small}"] <= values[f"global@{k_large}"]
   # Two trained models of different seeds differ; the fine ranker does not.
   assert results[V.FULL]["0"] != results[V.FULL]["1"]

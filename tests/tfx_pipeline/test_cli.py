@@ -139,7 +139,7 @@ def test_config_flags_cover_every_setting_with_its_default():
   assert flags.config_from_args(args) == config_lib.PipelineConfig().replace(
       train_steps=7, stop_after="transform", listwise__list_size=9,
       hparams__learning_rate=0.1, hparams__revised_softmax=False,
-      preprocessing__min_frequency=3, validation__ks=(5, 50),
+      preprocessing__min_frequency=3, validation__ks=("5", "50"),
       validation__threshold=0.4, validation__compare_to_last_blessed=False,
       model_name="m")
   with pytest.raises(SystemExit):  # argparse refuses an unknown stage.
@@ -151,7 +151,7 @@ def test_config_flags_cover_every_setting_with_its_default():
 def test_config_flags_take_another_default():
   parser = argparse.ArgumentParser()
   default = config_lib.PipelineConfig(train_steps=11).replace(
-      validation__ks=(1, 2))
+      validation__ks=("1", "2%"))
   flags.add_config_flags(parser, default)
   assert flags.config_from_args(parser.parse_args([])) == default
 

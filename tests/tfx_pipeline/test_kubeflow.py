@@ -44,7 +44,7 @@ RESOLVER_ID = "last_blessed_model"
 # Values other than create_pipeline's defaults, to see them pass through.
 LISTWISE = params_lib.ListwiseParams(list_size=24, history_length=12)
 HPARAMS = hparams_lib.HParams(learning_rate=0.02, embedding_dim=16)
-VALIDATION = config_lib.ValidationConfig(k_main=50, ks=(10, 50),
+VALIDATION = config_lib.ValidationConfig(k_main="50", ks=("10", "5%"),
                                          threshold=0.31, tolerance=0.03)
 TRAIN_STEPS = 123
 CONFIG = config_lib.PipelineConfig(listwise=LISTWISE, hparams=HPARAMS,
@@ -127,9 +127,11 @@ def test_parameters_are_in_the_spec(compiled):
   assert json.loads(_constant(spec, "Trainer", "train_args")) == {
       "num_steps": TRAIN_STEPS}
   assert _constant(spec, "HitrateValidator", "threshold") == 0.31
-  assert _constant(spec, "HitrateValidator", "k_main") == 50
+  assert _constant(spec, "HitrateValidator", "k_main") == "50"
   assert _constant(spec, "HitrateValidator", "tolerance") == 0.03
-  assert json.loads(_constant(spec, "HitrateValidator", "ks")) == [10, 50]
+  assert json.loads(_constant(spec, "HitrateValidator", "ks")) == [
+      "10", "50", "5%"]
+  assert _constant(spec, "HitrateValidator", "beat_popularity") == 1
   push = json.loads(_constant(spec, "Pusher", "push_destination"))
   assert push["filesystem"]["base_directory"] == (
       f"{SERVING}/{config_lib.DEFAULT_MODEL_NAME}")
@@ -162,7 +164,7 @@ def test_cli_writes_the_same_spec(tmp_path, capsys):
                    "--train-steps", str(TRAIN_STEPS), "--list-size", "24",
                    "--history-length", "12", "--model-learning-rate", "0.02",
                    "--model-embedding-dim", "16", "--k-main", "50", "--ks",
-                   "10", "50", "--threshold", "0.31", "--tolerance", "0.03",
+                   "10", "5%", "--threshold", "0.31", "--tolerance", "0.03",
                    "--"] + BEAM_ARGS) == 0
   assert by_cli in capsys.readouterr().out
   with open(by_function) as f, open(by_cli) as g:

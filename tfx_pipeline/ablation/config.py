@@ -30,13 +30,13 @@ class AblationConfig:
       raise ValueError("need at least one seed")
     if len(set(self.seeds)) != len(self.seeds):
       raise ValueError(f"seeds repeat: {list(self.seeds)}")
-    if variants_lib.HEADLINE_K not in self.pipeline.validation.ks:
-      raise ValueError(f"ks must include {variants_lib.HEADLINE_K}: the findings "
-                       f"are stated at K={variants_lib.HEADLINE_K}")
+    if variants_lib.HEADLINE_K not in self.pipeline.validation.all_ks:
+      raise ValueError(f"ks must include {variants_lib.HEADLINE_K}: the "
+                       f"findings are stated at K={variants_lib.HEADLINE_K}")
     variants_lib.select(self.variants)
 
   @property
-  def ks(self) -> Sequence[int]:
+  def ks(self) -> Sequence[str]:
     return self.pipeline.validation.all_ks
 
   def run_config(self, variant: variants_lib.Variant,

@@ -4,6 +4,7 @@ import dataclasses
 import math
 from typing import Dict, List, Mapping, Sequence
 
+from components.validation import cutoffs
 from components.validation import metrics
 from components.validation import plot
 from tfx_pipeline.ablation import summary
@@ -23,14 +24,14 @@ class Context:
   Attributes:
     command: the command line that reproduces it.
     seeds: training seeds.
-    ks: hitrate cutoffs, ascending.
+    ks: hitrate cutoffs ("100", "5%"), counts ascending then shares.
     train_steps: training steps of every trained scorer.
     batch_size: lists per training step.
     data: facts about the data, e.g. {"eval requests": 2000}, in order.
   """
   command: str
   seeds: Sequence[int]
-  ks: Sequence[int]
+  ks: Sequence[str]
   train_steps: int
   batch_size: int
   data: Mapping[str, object]
@@ -69,7 +70,7 @@ def _scorers(results: summary.Results) -> List[str]:
   return [s for s in order if s in results]
 
 
-def findings_lines(results: summary.Results, large_k: int) -> List[str]:
+def findings_lines(results: summary.Results, large_k: str) -> List[str]:
   """The findings table: per-seed paired differences and the verdict."""
   rows = []
   for finding in variants_lib.FINDINGS:
@@ -86,7 +87,8 @@ def markdown(results: summary.Results, context: Context) -> str:
   """The whole report; the plot is referenced as PLOT_FILE beside it."""
   stats = summary.aggregate(results)
   scorers = _scorers(results)
-  large_k = max(context.ks)
+  large_k = max((c for c in map(cutoffs.parse, context.ks)
+                 if c.count is not None), key=lambda c: c.count).text
   lines = [
       "# Quality report: the published ablations on the synthetic world",
       "",
@@ -132,7 +134,7 @@ def markdown(results: summary.Results, context: Context) -> str:
   return "\n".join(lines) + "\n"
 
 
-def curves_png(results: summary.Results, ks: Sequence[int]) -> bytes:
+def curves_png(results: summary.Results, ks: Sequence[str]) -> bytes:
   """Mean hitrate@K per scorer and slice, with the min-max band over seeds."""
   stats = summary.aggregate(results)
   tables: Dict[str, dict] = {}

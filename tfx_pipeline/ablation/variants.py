@@ -19,8 +19,8 @@ UNIFORM_NEGATIVES = "uniform_negatives"
 
 # Hitrate cutoffs of the report; the findings are stated at HEADLINE_K and
 # at the largest K.
-DEFAULT_KS = (10, 20, 50, 100, 200, 300)
-HEADLINE_K = 100
+DEFAULT_KS = ("10", "20", "50", "100", "200", "300")
+HEADLINE_K = "100"
 
 
 
@@ -85,15 +85,15 @@ class Finding:
     variant: the scorer expected to be better.
     against: the scorer it is compared with.
     metric: a flat metric name (see summary.flatten), e.g. "tail@100"; the
-      string "{large_k}" is replaced by the report's largest K.
+      string "{large_k}" is replaced by the report's largest K (a count).
   """
   claim: str
   variant: str
   against: str
   metric: str
 
-  def metric_at(self, large_k: int) -> str:
-    return self.metric.replace("{large_k}", str(large_k))
+  def metric_at(self, large_k: str) -> str:
+    return self.metric.replace("{large_k}", large_k)
 
 
 FINDINGS: Tuple[Finding, ...] = (
