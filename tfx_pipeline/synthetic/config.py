@@ -8,6 +8,9 @@ from models import checks
 # 2026-10-01T00:00:00Z: the first request of the simulated period.
 DEFAULT_START_TS = 1_790_812_800
 DAY_S = 86_400
+CATEGORY_VOCABULARIES = ("words", "numbered")
+POPULARITY_LAWS = ("zipf", "lognormal")
+FINE_RANKERS = ("parametric", "fitted")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +85,46 @@ class WorldConfig:
     requests_per_file: requests per written Parquet file (and per simulation
       chunk; part of the seeded random stream).
     seed: the world is a deterministic function of the config and this seed.
+
+  Structural mechanisms (their defaults reproduce the original world exactly;
+  `worlds.py` sets them per world, with the real-world reason for each):
+
+    category_vocabulary: "words": the 24 fixed category words (num_categories
+      at most 24); "numbered": `cat000`, `cat001`, ... for any number of
+      categories, as in a catalog with a large leaf-category tree.
+    popularity_law: "zipf": weight rank^-popularity_exponent; "lognormal":
+      log weight ~ N(0, popularity_sigma), a broad body of mid-popular items
+      with a thinner extreme head than a power law.
+    popularity_sigma: standard deviation of the log weight under "lognormal".
+    requests_per_user: users = num_requests / this when num_users is None
+      (at least 50); 4 gives the original max(50, num_requests // 4).
+    user_activity_sigma: users' request rates are lognormal with this sigma:
+      larger means a few heavy users and many who search once.
+    history_taste_weight: 0: a user's pre-period purchases are drawn by
+      category interest and popularity only. Above 0: each past purchase is
+      the user's pick among a few popular items of the category, chosen with
+      probability proportional to exp(this * taste), taste being the personal
+      part of U (preference fit and price fit), so history reveals taste and
+      price level as real purchase histories do.
+    purchase_preference_weight, purchase_price_weight: extra weight of the
+      preference fit and of the price gap in purchase decisions (in-search
+      purchase given a click, and out-of-scene purchases) on top of U; clicks
+      follow U alone. 0 and 0: purchases follow U like clicks.
+    retrieval_category_weight: weight of the query's category in retrieval's
+      logits (0.5 log popularity + this [category match] + 1.5 [brand
+      match] + Gumbel noise): large makes retrieval a text match on the
+      category word padded with popular items, small a popularity list.
+    fine_ranker: "parametric": the hidden-truth formula of fine_head_share;
+      "fitted": a model fitted on a burn-in period's logs (`fitted_fine.py`):
+      the burn-in is served by the parametric ranker (the previous production
+      model), and the fitted one ranks the logged period.
+    burn_in_share: burn-in requests as a share of num_requests (they precede
+      the period, over days * this share, and are not written to the logs);
+      must be above 0 when fine_ranker is "fitted".
+    burn_in_exploration_share: share of burn-in requests in an exploration
+      bucket that shows the fine ranker's candidates in random order, as
+      production teams reserve a little random traffic to collect feedback
+      that the ranker's own choices have not selected.
   """
 
   num_requests: int = 5_000
@@ -122,13 +165,40 @@ class WorldConfig:
   history_max_length: int = 20
   requests_per_file: int = 10_000
   seed: int = 0
+  category_vocabulary: str = "words"
+  popularity_law: str = "zipf"
+  popularity_sigma: float = 2.0
+  requests_per_user: float = 4.0
+  user_activity_sigma: float = 1.0
+  history_taste_weight: float = 0.0
+  purchase_preference_weight: float = 0.0
+  purchase_price_weight: float = 0.0
+  retrieval_category_weight: float = 2.0
+  fine_ranker: str = "parametric"
+  burn_in_share: float = 0.0
+  burn_in_exploration_share: float = 0.0
 
   def __post_init__(self):
     if self.num_requests < 1:
       raise ValueError(f"num_requests must be >= 1, got {self.num_requests}")
-    if not 1 <= self.num_categories <= 24:
+    for name, allowed in (("category_vocabulary", CATEGORY_VOCABULARIES),
+                          ("popularity_law", POPULARITY_LAWS),
+                          ("fine_ranker", FINE_RANKERS)):
+      if getattr(self, name) not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, "
+                         f"got {getattr(self, name)!r}")
+    max_categories = 24 if self.category_vocabulary == "words" else 1000
+    if not 1 <= self.num_categories <= max_categories:
       raise ValueError(
-          f"num_categories must be in [1, 24], got {self.num_categories}")
+          f"num_categories must be in [1, {max_categories}] with "
+          f"category_vocabulary={self.category_vocabulary!r}, "
+          f"got {self.num_categories}")
+    if self.fine_ranker == "fitted" and self.burn_in_requests < 1:
+      raise ValueError("fine_ranker='fitted' needs burn_in_share > 0 "
+                       "(a burn-in period to fit on)")
+    if self.requests_per_user <= 0 or self.user_activity_sigma < 0:
+      raise ValueError("requests_per_user must be > 0 and "
+                       "user_activity_sigma >= 0")
     if not (self.exposed_size <= self.coarse_size <= self.retrieval_size
             <= self.num_items):
       raise ValueError(
@@ -139,6 +209,7 @@ class WorldConfig:
       raise ValueError("num_items must be at least "
                        "num_categories * brands_per_category")
     checks.in_unit_interval(self, "candidate_log_share", "users_table_share",
+                            "burn_in_share", "burn_in_exploration_share",
                             "fine_head_share", "query_brand_prob",
                             "query_modifier_prob")
     if self.out_of_scene_shown_weight < 0:
@@ -149,7 +220,12 @@ class WorldConfig:
 
   @property
   def users(self) -> int:
-    return self.num_users or max(50, self.num_requests // 4)
+    return self.num_users or max(
+        50, int(self.num_requests / self.requests_per_user))
+
+  @property
+  def burn_in_requests(self) -> int:
+    return int(round(self.burn_in_share * self.num_requests))
 
   @property
   def end_ts(self) -> int:

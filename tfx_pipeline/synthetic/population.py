@@ -18,6 +18,13 @@ NUM_AGE_BUCKETS = 7
 NUM_PURCHASE_POWER = 5
 
 
+def category_names(cfg: config_lib.WorldConfig) -> np.ndarray:
+  """The word naming each category, in items and in queries."""
+  if cfg.category_vocabulary == "words":
+    return np.asarray(CATEGORY_WORDS[:cfg.num_categories])
+  return np.char.mod("cat%03d", np.arange(cfg.num_categories))
+
+
 @dataclasses.dataclass(frozen=True)
 class Catalog:
   """Items; arrays are indexed by item index, `[num_items]` unless noted."""
@@ -59,6 +66,7 @@ class Arrivals:
   intent: np.ndarray  # int32 category index (hidden).
   brand: np.ndarray  # int32 brand index named in the query, -1 if none.
   modifier: np.ndarray  # int32 index into MODIFIER_WORDS, -1 if none.
+  activity: np.ndarray  # float64 [num_users] request rate of each user.
 
 
 def _sample_grouped(rng: np.random.Generator, cum: np.ndarray,
@@ -109,8 +117,14 @@ def make_catalog(cfg: config_lib.WorldConfig,
         np.arange(members.size) < cfg.brands_per_category, local, extra)
   brand = brand_of_category[category, local_brand]
 
-  rank = rng.permutation(n) + 1
-  popularity = rank ** -cfg.popularity_exponent
+  if cfg.popularity_law == "zipf":
+    rank = rng.permutation(n) + 1
+    popularity = rank ** -cfg.popularity_exponent
+  else:
+    log_weight = rng.normal(0.0, cfg.popularity_sigma, size=n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-log_weight, kind="stable")] = np.arange(1, n + 1)
+    popularity = np.exp(log_weight - log_weight.max())
   popularity /= popularity.sum()
   log_pop = np.log(popularity)
   z_pop = ((log_pop - log_pop.mean()) / log_pop.std()).astype(np.float32)
@@ -172,13 +186,41 @@ def make_users(cfg: config_lib.WorldConfig, catalog: Catalog,
   offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
   owner = np.repeat(np.arange(n), lengths)
   history_categories = sample_user_categories(category_cum, rng, owner)
-  history_items = sample_items_in_categories(catalog, rng, history_categories)
+  if cfg.history_taste_weight > 0:
+    history_items = _pick_by_taste(cfg, catalog, vector, preferred_log_price,
+                                   rng, owner, history_categories)
+  else:
+    history_items = sample_items_in_categories(catalog, rng,
+                                               history_categories)
   return Users(vector=vector, category_cum=category_cum,
                age_bucket=age_bucket, gender=gender,
                purchase_power=purchase_power,
                preferred_log_price=preferred_log_price,
                in_users_table=in_users_table, history_offsets=offsets,
                history_items=history_items.astype(np.int32))
+
+
+# Popular items of the category a past purchase was chosen among.
+_HISTORY_CHOICES = 8
+
+
+def _pick_by_taste(cfg: config_lib.WorldConfig, catalog: Catalog,
+                   user_vector: np.ndarray, preferred_log_price: np.ndarray,
+                   rng: np.random.Generator, owner: np.ndarray,
+                   categories: np.ndarray) -> np.ndarray:
+  """Each past purchase: of a few popular items of its category, the one the
+  owner's taste (preference fit minus price gap) favours, softmax-sampled."""
+  options = sample_items_in_categories(
+      catalog, rng, np.repeat(categories, _HISTORY_CHOICES)
+  ).reshape(-1, _HISTORY_CHOICES)
+  pref = np.einsum("hkd,hd->hk", catalog.vector[options], user_vector[owner]
+                   ) / np.sqrt(cfg.embedding_dim)
+  gap = np.abs(catalog.log_price[options]
+               - preferred_log_price[owner][:, None])
+  taste = cfg.w_preference * pref - cfg.w_price * gap
+  pick = np.argmax(cfg.history_taste_weight * taste
+                   + rng.gumbel(size=options.shape), axis=1)
+  return options[np.arange(options.shape[0]), pick]
 
 
 def sample_user_categories(category_cum: np.ndarray, rng: np.random.Generator,
@@ -190,11 +232,19 @@ def sample_user_categories(category_cum: np.ndarray, rng: np.random.Generator,
 
 
 def make_arrivals(cfg: config_lib.WorldConfig, catalog: Catalog, users: Users,
-                  rng: np.random.Generator) -> Arrivals:
-  """Requests in time order, with users by activity and query intents."""
-  n = cfg.num_requests
-  ts = np.sort(rng.integers(cfg.start_ts, cfg.end_ts, size=n)).astype(np.int64)
-  activity = rng.lognormal(0.0, 1.0, size=cfg.users)
+                  rng: np.random.Generator, num_requests=None, start_ts=None,
+                  end_ts=None, activity=None) -> Arrivals:
+  """Requests in time order, with users by activity and query intents.
+
+  By default the requests of the period; the burn-in passes its own count and
+  times and the period's `activity`, so the same users are the active ones.
+  """
+  n = cfg.num_requests if num_requests is None else num_requests
+  start = cfg.start_ts if start_ts is None else start_ts
+  end = cfg.end_ts if end_ts is None else end_ts
+  ts = np.sort(rng.integers(start, end, size=n)).astype(np.int64)
+  if activity is None:
+    activity = rng.lognormal(0.0, cfg.user_activity_sigma, size=cfg.users)
   user = rng.choice(cfg.users, size=n, p=activity / activity.sum()
                     ).astype(np.int32)
   intent = sample_user_categories(users.category_cum, rng, user)
@@ -205,4 +255,4 @@ def make_arrivals(cfg: config_lib.WorldConfig, catalog: Catalog, users: Users,
                       rng.integers(0, len(MODIFIER_WORDS), size=n),
                       -1).astype(np.int32)
   return Arrivals(ts=ts, user=user, intent=intent, brand=brand,
-                  modifier=modifier)
+                  modifier=modifier, activity=activity)

@@ -1,6 +1,7 @@
 """One chunk of requests through retrieval, the legacy coarse stage, the fine ranker and users."""
 
 import dataclasses
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -8,8 +9,18 @@ from tfx_pipeline.synthetic import config as config_lib
 from tfx_pipeline.synthetic import population
 
 OTHER_SCENES = ("recommend", "cart", "live", "shop_page")
-# Requests simulated together; bounds the [batch, num_items] retrieval array.
+# Requests simulated together; bounds the [batch, num_items] retrieval array
+# to _SUB_BATCH_CELLS entries (catalogs up to 20k items keep batches of 500).
 _SUB_BATCH = 500
+_SUB_BATCH_CELLS = 10_000_000
+
+# Scores of the fitted fine ranker: (request indices [r], item indices [r, k])
+# -> [r, k]; None means the parametric fine ranker.
+FineScorer = Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]]
+
+
+def sub_batch_size(num_items: int) -> int:
+  return max(1, min(_SUB_BATCH, _SUB_BATCH_CELLS // num_items))
 
 
 @dataclasses.dataclass
@@ -53,7 +64,9 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
 def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
                     users: population.Users,
                     arrivals: population.Arrivals, req: np.ndarray,
-                    first_logged: int, rng: np.random.Generator) -> dict:
+                    first_logged: int, rng: np.random.Generator,
+                    fine_scorer: FineScorer = None,
+                    explore_share: float = 0.0) -> dict:
   """Simulates requests `req`; returns flat row arrays keyed like ChunkLogs."""
   r, k = req.shape[0], cfg.retrieval_size
   intent = arrivals.intent[req]
@@ -62,7 +75,8 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
 
   # Retrieval: k distinct items by Gumbel-top-k on popularity, intent, brand.
   logits = (0.5 * np.log(catalog.popularity)[None, :].astype(np.float32)
-            + 2.0 * (catalog.category[None, :] == intent[:, None])
+            + cfg.retrieval_category_weight
+            * (catalog.category[None, :] == intent[:, None])
             + 1.5 * (catalog.brand[None, :] == qbrand[:, None])
             + rng.gumbel(size=(r, catalog.category.shape[0])
                          ).astype(np.float32))
@@ -80,12 +94,20 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
            + cfg.w_popularity * z + cfg.w_brand * brand_match
            - cfg.w_price * price_gap)
   utility = u_det + rng.normal(0.0, cfg.utility_noise, size=u_det.shape)
+  if cfg.purchase_preference_weight or cfg.purchase_price_weight:
+    buy_utility = (utility + cfg.purchase_preference_weight * pref
+                   - cfg.purchase_price_weight * price_gap)
+  else:
+    buy_utility = utility
 
-  conf = catalog.fine_confidence[cand]
-  prior = (cfg.w_category * cat_match + cfg.w_brand * brand_match
-           + cfg.w_popularity * z + catalog.fine_bias[cand])
-  fine = (conf * u_det + (1.0 - conf) * prior
-          + rng.normal(0.0, cfg.fine_noise, size=u_det.shape))
+  if fine_scorer is None:
+    conf = catalog.fine_confidence[cand]
+    prior = (cfg.w_category * cat_match + cfg.w_brand * brand_match
+             + cfg.w_popularity * z + catalog.fine_bias[cand])
+    fine = (conf * u_det + (1.0 - conf) * prior
+            + rng.normal(0.0, cfg.fine_noise, size=u_det.shape))
+  else:
+    fine = fine_scorer(req, cand)
 
   # Legacy coarse stage: a noisy popularity-and-category imitation.
   coarse = (0.7 * z + 1.5 * cat_match + 1.0 * brand_match
@@ -93,6 +115,12 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
   passed = _top_k(coarse, cfg.coarse_size)
   rows = np.arange(r)[:, None]
   passed = passed[rows, np.argsort(-fine[rows, passed], axis=1)]
+  if explore_share > 0:
+    # Exploration traffic: the fine ranker's candidates in random order.
+    explore = rng.random(r) < explore_share
+    shuffle = np.argsort(rng.random((int(explore.sum()), cfg.coarse_size)),
+                         axis=1)
+    passed[explore] = np.take_along_axis(passed[explore], shuffle, axis=1)
   rank = np.broadcast_to(np.arange(cfg.coarse_size), passed.shape)
   exposed = rank < cfg.exposed_size
   position = np.where(exposed, rank, -1).astype(np.int32)
@@ -101,15 +129,15 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
   bias = (1.0 + rank) ** -cfg.position_bias_power
   clicked = exposed & (rng.random(passed.shape)
                        < bias * _sigmoid(u_imp - cfg.click_threshold))
-  purchased = clicked & (rng.random(passed.shape)
-                         < _sigmoid(u_imp - cfg.purchase_threshold))
+  purchased = clicked & (rng.random(passed.shape) < _sigmoid(
+      buy_utility[rows, passed] - cfg.purchase_threshold))
 
   # Out-of-scene purchases of wanted items that were retrieved (shown ones
   # with a relative weight, by default 0).
   shown = np.zeros((r, k), dtype=bool)
   shown[rows, passed[:, :cfg.exposed_size]] = True
   raw = (np.where(shown, cfg.out_of_scene_shown_weight, 1.0)
-         * _sigmoid(2.0 * (utility - cfg.out_of_scene_threshold)))
+         * _sigmoid(2.0 * (buy_utility - cfg.out_of_scene_threshold)))
   scale = cfg.out_of_scene_rate / max(raw.sum(axis=1).mean(), 1e-12)
   oos_r, oos_c = np.nonzero(rng.random((r, k)) < raw * scale)
   oos_ts = (arrivals.ts[req][oos_r]
@@ -163,14 +191,26 @@ def _background(cfg: config_lib.WorldConfig, catalog: population.Catalog,
 
 def simulate_chunk(cfg: config_lib.WorldConfig, catalog: population.Catalog,
                    users: population.Users, arrivals: population.Arrivals,
-                   lo: int, hi: int, rng: np.random.Generator) -> ChunkLogs:
-  """Simulates requests [lo, hi) (indices in time order)."""
+                   lo: int, hi: int, rng: np.random.Generator,
+                   fine_scorer: FineScorer = None,
+                   log_candidates: bool = True,
+                   explore_share: float = 0.0) -> ChunkLogs:
+  """Simulates requests [lo, hi) (indices in time order).
+
+  `fine_scorer` replaces the parametric fine ranker; `log_candidates` False
+  logs no candidate sets, and `explore_share` of the requests show the fine
+  ranker's candidates in random order (both for the burn-in).
+  """
   first_logged = cfg.num_requests - int(
       round(cfg.candidate_log_share * cfg.num_requests))
+  if not log_candidates:
+    first_logged = hi
+  step = sub_batch_size(cfg.num_items)
   parts = [
       _simulate_batch(cfg, catalog, users, arrivals,
-                      np.arange(s, min(s + _SUB_BATCH, hi)), first_logged, rng)
-      for s in range(lo, hi, _SUB_BATCH)
+                      np.arange(s, min(s + step, hi)), first_logged, rng,
+                      fine_scorer, explore_share)
+      for s in range(lo, hi, step)
   ]
   parts.append(_background(cfg, catalog, arrivals, np.arange(lo, hi), rng))
   fields = {}
