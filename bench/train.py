@@ -25,7 +25,7 @@ import os
 import statistics
 import tempfile
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -51,14 +51,20 @@ _UNKNOWN_SHARE = 0.05
 _SERVING_WARMUP_CALLS = 20
 
 
-def _transform(requests: int, seed: int, root: str) -> Tuple[str, str]:
-  """Logs -> examples -> Transform; (train file pattern, transform graph)."""
-  logs = os.path.join(root, "logs")
-  write.write_logs(logs, world_config.WorldConfig(num_requests=requests,
-                                                  seed=seed))
+def _transform(requests: int, seed: int, logs: Optional[str], root: str,
+               beam_args: List[str]) -> Tuple[str, str]:
+  """Logs -> examples -> Transform; (train file pattern, transform graph).
+
+  Generates `requests` requests unless `logs` names existing logs; a run of
+  the same settings already under `root` is reused (TFX's cache).
+  """
+  if logs is None:
+    logs = os.path.join(root, "logs")
+    write.write_logs(logs, world_config.WorldConfig(num_requests=requests,
+                                                    seed=seed))
   result = local_runner.run(
       config_lib.PipelineConfig(stop_after=config_lib.TRANSFORM).replace(
-          listwise__seed=seed), logs, root)
+          listwise__seed=seed), logs, root, beam_args)
   train = result.split(local_runner.TRANSFORM, "transformed_examples",
                        "train")
   return os.path.join(train, "*"), result.transform_graph
@@ -155,6 +161,11 @@ def main() -> None:
       description=__doc__.split("\n", maxsplit=1)[0])
   parser.add_argument("--requests", type=flags.positive_int, default=5_000,
                       help="synthetic search requests to generate")
+  parser.add_argument("--logs", default=None,
+                      help="existing logs to use instead (default: generate)")
+  parser.add_argument("--output", default=None,
+                      help="pipeline output directory, reused if it holds a "
+                           "run of the same logs (default: a temporary one)")
   parser.add_argument("--steps", type=flags.positive_int, default=300,
                       help="timed train steps per model per round")
   parser.add_argument("--rounds", type=flags.positive_int, default=3,
@@ -171,12 +182,15 @@ def main() -> None:
   parser.add_argument("--calls", type=flags.positive_int, default=200,
                       help="timed serving_default calls")
   parser.add_argument("--seed", type=int, default=0)
+  flags.add_beam_flags(parser)
   args = parser.parse_args()
   hparams = hparams_lib.HParams(batch_size=args.batch_size, seed=args.seed)
 
   with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
-    pattern, graph = _transform(args.requests, args.seed, tmp)
+    pattern, graph = _transform(args.requests, args.seed, args.logs,
+                                args.output or tmp,
+                                flags.beam_args_from(args))
     pipeline_s = time.perf_counter() - start
     tf_transform_output = tft.TFTransformOutput(graph)
     batches = _cached_batches(
@@ -208,7 +222,8 @@ def main() -> None:
         args.calls)
 
   print()
-  print(f"requests {args.requests:,}; logs -> Transform took "
+  print(f"logs: {args.logs or f'{args.requests:,} generated requests'}; "
+        "logs -> Transform took "
         f"{pipeline_s:.0f} s (not timed below)")
   print(f"{len(batches)} cached batches x {args.batch_size} lists "
         f"(list size {batches[0][f.transformed_name(f.MASK)].shape[1]}); "

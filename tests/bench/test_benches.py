@@ -24,7 +24,8 @@ def test_every_bench_script_is_tested():
   scripts = sorted(n for n in os.listdir(os.path.join(REPO, "bench"))
                    if n.endswith(".py"))
   assert scripts == ["generate.py", "listwise.py", "pipeline.py",
-                     "serving_latency.py", "train.py"]
+                     "quality_suite.py", "serving_latency.py", "train.py",
+                     "worlds.py"]
 
 
 @pytest.mark.slow
@@ -40,17 +41,20 @@ def test_listwise():
 
 
 @pytest.mark.slow
-def test_train():
-  out = _bench("train.py", "--requests", "600", "--steps", "3", "--rounds",
+def test_train(pushed):
+  # On the shared run's logs and output: its Transform is reused.
+  out = _bench("train.py", "--logs", pushed.logs_dir, "--output",
+               pushed.result.layout.output_dir, "--steps", "3", "--rounds",
                "1", "--warmup-steps", "2", "--batch-size", "16",
-               "--cached-batches", "2", "--candidates", "50", "--calls", "3")
+               "--cached-batches", "2", "--candidates", "50", "--calls", "3",
+               "--beam-mode", "in_memory")
   assert "ratio model / baseline" in out
   assert "p99" in out
 
 
 @pytest.mark.slow
 def test_pipeline():
-  out = _bench("pipeline.py", "--requests", "600", "--train-steps", "3",
+  out = _bench("pipeline.py", "--requests", "300", "--train-steps", "3",
                "--beam-mode", "in_memory")
   assert "whole run" in out and "HitrateValidator" in out
 
@@ -61,3 +65,26 @@ def test_serving_latency(pushed):
                os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
                "--seconds", "0.3", "--candidates", "50")
   assert "gRPC p99 with one client" in out
+
+
+@pytest.mark.slow
+def test_worlds():
+  out = _bench("worlds.py", "--requests", "300", "--worlds", "default",
+               "learned_fine")
+  assert '"world": "learned_fine"' in out and '"fine_ranker"' in out
+
+
+@pytest.mark.slow
+def test_quality_suite(tmp_path):
+  report = tmp_path / "suite.md"
+  out = _bench("quality_suite.py", "--worlds", "default", "sparse",
+               "--seeds", "0", "--requests", "300", "--out",
+               str(tmp_path / "work"), "--report", str(report),
+               "--train-steps", "3", "--eval-steps", "1", "--beam-mode",
+               "in_memory")
+  text = report.read_text()
+  assert text in out
+  for world in ("default", "sparse"):
+    assert f"### {world}" in text
+    assert f"| {world} | model − popularity | global@5% |" in text
+  assert "| tfrs_baseline |" in text and "| popularity |" in text

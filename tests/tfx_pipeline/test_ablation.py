@@ -219,9 +219,9 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   write.write_logs(logs, world_config.WorldConfig(num_requests=600,
                                                   num_items=500, seed=3))
   argv = ["ablate", "--logs", logs, "--output", out, "--seeds", "0", "1",
-          "--variants", V.BASELINE, V.FULL, V.UNIFORM_NEGATIVES,
-          "--train-steps", "15", "--eval-steps", "2", "--model-batch-size",
-          "16", "--beam-mode", "in_memory"]
+          "--variants", V.FULL, V.UNIFORM_NEGATIVES, "--train-steps", "15",
+          "--eval-steps", "2", "--model-batch-size", "16", "--beam-mode",
+          "in_memory"]
   assert cli.main(argv) == 0
 
   with open(os.path.join(out, run.RESULTS_FILE)) as fh:
@@ -229,8 +229,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   assert saved["seeds"] == [0, 1]
   assert saved["command"].startswith("coarse-rank ablate --logs ")
   results = saved["results"]
-  assert set(results) == {V.FINE_RANKER, V.BASELINE, V.FULL,
-                          V.UNIFORM_NEGATIVES}
+  assert set(results) == {V.FINE_RANKER, V.FULL, V.UNIFORM_NEGATIVES}
   for by_seed in results.values():
     assert set(by_seed) == {"0", "1"}
     for values in by_seed.values():
@@ -247,13 +246,14 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   # The same study again, through the runner: every component of every run
   # is reused (nothing trains) and the results are the same.
   config = ablation_config.AblationConfig(
-      seeds=(0, 1), variants=(V.BASELINE, V.FULL, V.UNIFORM_NEGATIVES),
+      seeds=(0, 1), variants=(V.FULL, V.UNIFORM_NEGATIVES),
       pipeline=config_lib.PipelineConfig(
           train_steps=15, eval_steps=2,
           validation=config_lib.ValidationConfig(ks=V.DEFAULT_KS)).replace(
               hparams__batch_size=16))
   again = run.run_ablation(logs, out, config, command=saved["command"],
-                           beam_pipeline_args=["--runner=DirectRunner"])
+                           beam_pipeline_args=local_runner.beam_args(
+                               "in_memory"))
   assert {s for states in again["states"].values()
           for s in states.values()} == {"cached"}
   assert {name: {str(s): m for s, m in by_seed.items()}
@@ -264,7 +264,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   runs = again["runs"]
   full, uniform = runs[(V.FULL, 0)], runs[(V.UNIFORM_NEGATIVES, 0)]
   assert full.examples != uniform.examples
-  assert runs[(V.BASELINE, 1)].examples == full.examples
+  assert runs[(V.FULL, 1)].examples == full.examples
   from components.validation import data  # pylint: disable=g-import-not-at-top
   eval_sets = lambda r: data.read_eval_sets(
       r.split(local_runner.EXAMPLE_GEN, "eval_candidates", "eval"))[0]

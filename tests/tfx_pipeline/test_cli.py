@@ -178,3 +178,16 @@ def test_help_imports_no_tensorflow_beam_or_tfx():
           "heavy = {'tensorflow', 'apache_beam', 'tfx'} & set(sys.modules); "
           "assert not heavy, heavy")
   subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_generate_a_world_of_the_suite_with_one_flag_overridden(tmp_path):
+  out = str(tmp_path / "sparse")
+  assert cli.main(["generate", "--out", out, "--world", "sparse",
+                   "--requests", "150", "--items", "7000", "--json"]) == 0
+  items = pq.read_table(os.path.join(out, c.ITEMS)).to_pandas()
+  assert len(items) == 7000  # The flag given replaces the preset's 40k.
+  # The rest is the preset's: numbered categories, 400 of them at most.
+  assert items[c.CATEGORY].str.fullmatch(r"cat\d{3}").all()
+  assert items[c.CATEGORY].nunique() > 24
+  with pytest.raises(SystemExit):  # argparse names the choices.
+    cli.main(["generate", "--out", str(tmp_path / "x"), "--world", "moon"])

@@ -8,18 +8,25 @@ from components.listwise import params as params_lib
 from tfx_pipeline.cli import errors
 from tfx_pipeline.cli import flags
 from tfx_pipeline.synthetic import config as world_config
+from tfx_pipeline.synthetic import worlds
+
+
+# `generate` flags that override a world's preset only when given.
+_WORLD_OVERRIDES = {"items": "num_items", "users": "num_users",
+                    "fine_head_share": "fine_head_share",
+                    "fine_tail_bias": "fine_tail_bias",
+                    "out_of_scene_shown_weight": "out_of_scene_shown_weight"}
 
 
 def _generate(args: argparse.Namespace) -> int:
   from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
 
+  overrides = {field: getattr(args, flag)
+               for flag, field in _WORLD_OVERRIDES.items()
+               if getattr(args, flag) is not None}
   try:
-    cfg = world_config.WorldConfig(
-        num_requests=args.requests, num_items=args.items,
-        num_users=args.users, fine_head_share=args.fine_head_share,
-        fine_tail_bias=args.fine_tail_bias,
-        out_of_scene_shown_weight=args.out_of_scene_shown_weight,
-        seed=args.seed)
+    cfg = worlds.world_config(args.world, num_requests=args.requests,
+                              seed=args.seed, **overrides)
   except ValueError as e:
     raise flags.UsageError(str(e)) from e
   summary = write.write_logs(args.out, cfg, overwrite=args.overwrite)
@@ -63,37 +70,40 @@ def add_parsers(sub) -> None:
       "generate",
       help="write a synthetic search-log world as Parquet",
       description="Simulate search requests, the fine ranker, clicks and "
-                  "purchases (in search and in other scenes) and write every "
-                  "table of the raw-log contract under --out. Deterministic "
-                  "per --seed. Exit status: 0 written, 2 bad arguments or "
-                  "--out already holds tables.")
+                  "purchases (in search and in other scenes) of one world of "
+                  "the suite and write every table of the raw-log contract "
+                  "under --out. Deterministic per --world and --seed. The "
+                  "size and mechanism flags override the world's preset only "
+                  "when given. Exit status: 0 written, 2 bad arguments or "
+                  "--out already holds tables.",
+      epilog="worlds: " + "; ".join(f"{name}: {text}"
+                                    for name, text in worlds.WORLDS.items()))
   gen.add_argument("--out", required=True, help="logs directory to write")
-  world = world_config.WorldConfig()
-  gen.add_argument("--requests", type=flags.positive_int,
-                   default=world.num_requests,
-                   help="number of search requests (default: %(default)s)")
-  gen.add_argument("--items", type=flags.positive_int,
-                   default=world.num_items,
-                   help="catalog size (default: %(default)s)")
+  gen.add_argument("--world", default="default", choices=list(worlds.WORLDS),
+                   help="the world's structure (default: %(default)s; see "
+                        "below and tfx_pipeline/synthetic/worlds.py)")
+  gen.add_argument("--requests", type=flags.positive_int, default=None,
+                   help="number of search requests (default: the world's, "
+                        f"{world_config.WorldConfig().num_requests:,} for "
+                        "default)")
+  gen.add_argument("--items", type=flags.positive_int, default=None,
+                   help="catalog size (default: the world's)")
   gen.add_argument("--users", type=flags.positive_int, default=None,
-                   help="number of users (default: max(50, requests // 4))")
-  gen.add_argument("--seed", type=int, default=world.seed,
+                   help="number of users (default: the world's requests per "
+                        "user)")
+  gen.add_argument("--seed", type=int, default=0,
                    help="random seed (default: %(default)s)")
-  gen.add_argument("--fine-head-share", type=float,
-                   default=world.fine_head_share,
-                   help="share of the catalog, by popularity, the fine "
-                        "ranker knows well (default: %(default)s); see "
+  gen.add_argument("--fine-head-share", type=float, default=None,
+                   help="share of the catalog, by popularity, the "
+                        "parametric fine ranker knows well; see "
                         "WorldConfig.fine_head_share")
-  gen.add_argument("--fine-tail-bias", type=float,
-                   default=world.fine_tail_bias,
-                   help="standard deviation of the fine ranker's per-item "
-                        "bias on the items it does not know "
-                        "(default: %(default)s)")
-  gen.add_argument("--out-of-scene-shown-weight", type=float,
-                   default=world.out_of_scene_shown_weight,
+  gen.add_argument("--fine-tail-bias", type=float, default=None,
+                   help="standard deviation of the parametric fine ranker's "
+                        "per-item bias on the items it does not know")
+  gen.add_argument("--out-of-scene-shown-weight", type=float, default=None,
                    help="out-of-scene purchase propensity of shown items "
-                        "relative to items not shown (default: "
-                        "%(default)s: only items not shown)")
+                        "relative to items not shown (0 in every preset: "
+                        "only items not shown)")
   gen.add_argument("--overwrite", action="store_true",
                    help="replace tables already in --out")
   gen.add_argument("--json", action="store_true",

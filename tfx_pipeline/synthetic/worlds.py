@@ -97,12 +97,12 @@ WORLDS: Mapping[str, str] = {
                "words, Zipf popularity, 500 retrieved / 100 fine / 10 shown",
     "learned_fine": "the default world with the fine ranker fitted on a "
                     "burn-in period's logs (observable features only)",
-    "paper_scale": "the published setting: 50k items, 2,000 retrieved / "
-                   "100 fine / 10 shown, 250 categories, lognormal "
+    "paper_scale": "the published setting: 50k items in 24 categories, "
+                   "2,000 retrieved / 100 fine / 10 shown, lognormal "
                    "popularity, price-driven purchases, fitted fine ranker",
     "sparse": "a long-tail marketplace: most users search once or twice, "
               "40k items in 400 categories with a heavy tail, few brand "
-              "queries, taste-driven purchases, fitted fine ranker",
+              "queries, query-driven purchases, fitted fine ranker",
 }
 
 
