@@ -18,7 +18,7 @@ hashed out-of-vocabulary bucket, never an error.
 """
 
 import os
-from typing import Dict, Iterable, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -189,6 +189,22 @@ def signatures(module: ServingModule) -> Dict[str, tf.types.experimental.Concret
           ITEM_EMBEDDING: items}
 
 
+def table_initializers(function: tf.types.experimental.ConcreteFunction
+                       ) -> List[str]:
+  """Names of the table-initialising ops a function runs on every call.
+
+  A lookup table created inside a traced function is filled by an op of that
+  function, which re-reads its vocabulary file on each call (and fails once
+  the file is gone); a table tracked by the SavedModel is filled once, when
+  the model loads. Serving signatures must have none.
+  """
+  graph_def = function.graph.as_graph_def()
+  nodes = list(graph_def.node) + [node for library in graph_def.library.function
+                                  for node in library.node_def]
+  return sorted(node.name for node in nodes
+                if node.op.startswith("InitializeTable"))
+
+
 def warmup_request(candidate_item_ids: Sequence[str]
                    ) -> predict_pb2.PredictRequest:
   """A serving_default request of one anonymous user over the candidates."""
@@ -227,12 +243,24 @@ def write_warmup_requests(
 def export(model: model_lib.CoarseRankingModel, tf_transform_output,
            hparams: hparams_lib.HParams, attributes: ItemAttributes,
            export_dir: str) -> None:
-  """Writes the SavedModel with its signatures and warmup requests."""
+  """Writes the SavedModel with its signatures and warmup requests.
+
+  Raises:
+    ValueError: a signature would fill a lookup table on every call.
+  """
   num_ids = int(tf_transform_output.num_buckets_for_transformed_feature(
       f.transformed_name(f.ITEM_ID)))
   table = item_embedding_table(model, num_ids, attributes)
   module = ServingModule(model, tf_transform_output, table, hparams)
-  tf.saved_model.save(module, export_dir, signatures=signatures(module))
+  functions = signatures(module)
+  for name, function in functions.items():
+    initializers = table_initializers(function)
+    if initializers:
+      raise ValueError(
+          f"signature {name!r} would fill lookup tables on every call "
+          f"({', '.join(initializers)}): create tables outside traced "
+          "functions so the SavedModel initialises them once at load")
+  tf.saved_model.save(module, export_dir, signatures=functions)
   with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(
       f.ITEM_VOCAB)) as vocab:
     items = [line.rstrip("\n") for _, line in zip(range(WARMUP_CANDIDATES),

@@ -30,7 +30,7 @@ class Signature:
 
   def __init__(self, name: str, function):
     self.name = name
-    self._function = function
+    self.function = function
     _, kwargs = function.structured_input_signature
     self.inputs: Dict[str, tf.TensorSpec] = dict(kwargs)
     self.outputs = tuple(sorted(function.structured_outputs))
@@ -100,7 +100,7 @@ class Signature:
       raise errors.invalid_argument(
           f"output_filter names unknown outputs {unknown} of signature "
           f"{self.name!r}, which returns {list(self.outputs)}")
-    results = self._function(**inputs)
+    results = self.function(**inputs)
     names = output_filter or self.outputs
     return {name: results[name].numpy() for name in names}
 

@@ -274,6 +274,48 @@ def test_new_version_under_load_loses_no_request(fresh_server, exported,
         (2, "AVAILABLE"), (1, "END")]
 
 
+def test_deleting_the_served_version_while_a_newer_loads_fails_no_request(
+    fresh_server, exported, requests):
+  """4 clients; version 2 is pushed and version 1's folder deleted at once.
+
+  Version 1 keeps answering from memory while version 2 loads: a request
+  reads no file.
+  """
+  stop = threading.Event()
+  deleted = threading.Event()
+  answered_after_delete = []
+  failures = []
+
+  def send(i):
+    with _client(fresh_server, timeout=30) as client:
+      while not stop.is_set():
+        after_delete = deleted.is_set()
+        try:
+          version = client.rank(requests[i % len(requests)]).model_version
+        except grpc.RpcError as e:
+          failures.append((e.code(), e.details()))
+          continue
+        if after_delete:
+          answered_after_delete.append(version)
+
+  threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+  for t in threads:
+    t.start()
+  time.sleep(2)
+  serving_testing.push_version(exported.export_dir, fresh_server.base_path,
+                               2)
+  shutil.rmtree(os.path.join(fresh_server.base_path, "1"))
+  deleted.set()
+  with _client(fresh_server) as client:
+    assert client.wait_until_available(timeout=60, version=2) == 2
+  time.sleep(1)
+  stop.set()
+  for t in threads:
+    t.join()
+  assert not failures
+  assert 1 in answered_after_delete and 2 in answered_after_delete
+
+
 def test_stop_refuses_new_calls_and_finishes_those_in_flight(
     fresh_server, requests, monkeypatch):
   servable = fresh_server.server.manager.model(_MODEL).servable()
