@@ -19,6 +19,7 @@ _TABLE = (
     ("tfx_pipeline.local_runner", "NoRunError", USAGE, "error"),
     ("tfx_pipeline.kubeflow_runner", "CompileError", USAGE, "error"),
     ("serving.config", "ConfigError", USAGE, "error"),
+    ("serving.server", "BindError", USAGE, "error"),
 )
 
 

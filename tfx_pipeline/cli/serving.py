@@ -20,11 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
       configs, port=args.port, host=args.host, max_workers=args.max_workers,
       poll_seconds=args.file_system_poll_wait_seconds,
       max_candidates=args.max_candidates)
-  try:
-    port = server.start()
-  except RuntimeError as e:  # grpc cannot bind the address.
-    raise flags.UsageError(
-        f"cannot listen on {args.host}:{args.port}: {e}") from e
+  port = server.start()
   print(f"serving {', '.join(c.name for c in configs)} on "
         f"{args.host}:{port}", flush=True)
   server_lib.serve_until_signalled(server, args.grace_seconds)
@@ -100,7 +96,7 @@ def add_parsers(sub) -> None:
                   "keeps the old one. Flags mirror tensorflow_model_server, "
                   "which production runs instead (serving/k8s/). Stops "
                   "gracefully on SIGTERM or SIGINT. Exit status: 0 stopped, "
-                  "2 bad configuration.")
+                  "2 bad configuration or the port is in use.")
   serve.add_argument("--port", type=int, default=8500,
                      help="gRPC port, 0 for any free one "
                           "(default: %(default)s)")
