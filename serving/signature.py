@@ -25,6 +25,18 @@ def _shape_text(shape: Sequence[Optional[int]]) -> str:
   return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def _num_values(proto: tensor_pb2.TensorProto, dtype: tf.DType
+                ) -> Optional[int]:
+  """Values a TensorProto holds; None if its bytes are not whole values."""
+  if proto.tensor_content:
+    if not dtype.size or len(proto.tensor_content) % dtype.size:
+      return None
+    return len(proto.tensor_content) // dtype.size
+  count = sum(len(values) for field, values in proto.ListFields()
+              if field.name.endswith("_val"))
+  return count // 2 if dtype.is_complex else count  # (real, imag) pairs.
+
+
 class Signature:
   """A signature's inputs (name -> TensorSpec), outputs and function."""
 
@@ -37,6 +49,7 @@ class Signature:
 
   def _check_input(self, name: str, proto: tensor_pb2.TensorProto,
                    max_candidates: Optional[int]) -> None:
+    """Checks one input's dtype, shape, number of values and size."""
     spec = self.inputs[name]
     if proto.dtype != spec.dtype.as_datatype_enum:
       raise errors.invalid_argument(
@@ -46,6 +59,9 @@ class Signature:
     if proto.tensor_shape.unknown_rank:
       raise errors.invalid_argument(f"input {name!r} has no shape")
     shape = [d.size for d in proto.tensor_shape.dim]
+    if any(d < 0 for d in shape):
+      raise errors.invalid_argument(
+          f"input {name!r} has a negative dimension: {_shape_text(shape)}")
     if len(shape) != len(expected) or any(
         e is not None and e != d for e, d in zip(expected, shape)):
       raise errors.invalid_argument(
@@ -57,6 +73,14 @@ class Signature:
       raise errors.invalid_argument(
           f"{shape[-1]} candidates in {name!r}, more than the server's "
           f"limit of {max_candidates}")
+    elements = int(np.prod(shape, dtype=np.int64))
+    values = _num_values(proto, spec.dtype)
+    if values != elements:
+      held = ("bytes that are not whole values" if values is None
+              else f"{values} values")
+      raise errors.invalid_argument(
+          f"input {name!r} has shape {_shape_text(shape)} ({elements} "
+          f"values) but holds {held}")
 
   def decode(self, tensors: Mapping[str, tensor_pb2.TensorProto],
              max_candidates: Optional[int] = None) -> Dict[str, tf.Tensor]:
@@ -64,8 +88,10 @@ class Signature:
 
     Raises:
       errors.ServingError: INVALID_ARGUMENT for missing or extra inputs, a
-        wrong dtype or shape, an undecodable tensor, or more than
-        `max_candidates` candidates.
+        wrong dtype or shape, a negative dimension, a number of values other
+        than the shape's (TensorFlow would repeat the last value to fill
+        the shape), an undecodable tensor, or more than `max_candidates`
+        candidates.
     """
     missing = sorted(set(self.inputs) - set(tensors))
     extra = sorted(set(tensors) - set(self.inputs))

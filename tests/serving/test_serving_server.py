@@ -125,6 +125,27 @@ def test_bad_requests_are_invalid_arguments(shared_server, requests, case):
     assert client.rank(requests[0]).model_version == 1
 
 
+@pytest.mark.parametrize("shape, message", [
+    ([1, 2000], "input 'candidate_item_ids' has shape [1, 2000] (2000 "
+                "values) but holds 1000 values"),
+    ([1, -1], "input 'candidate_item_ids' has a negative dimension: "
+              "[1, -1]"),
+])
+def test_malformed_tensors_are_invalid_arguments(shared_server, requests,
+                                                 shape, message):
+  request = client_lib.predict_request(
+      _MODEL, client_lib.rank_inputs(requests[:1]))
+  candidates = request.inputs["candidate_item_ids"]
+  del candidates.tensor_shape.dim[:]
+  for size in shape:
+    candidates.tensor_shape.dim.add().size = size
+  with grpc.insecure_channel(shared_server.target) as channel:
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    code, details = _code(lambda: stub.Predict(request, timeout=30))
+  assert code == grpc.StatusCode.INVALID_ARGUMENT
+  assert details == message
+
+
 def test_metadata_returns_the_signature_defs(shared_server):
   with _client(shared_server) as client:
     defs = client.signature_defs()
