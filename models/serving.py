@@ -60,6 +60,15 @@ def _spec(dtype, rank, name):
   return tf.TensorSpec([None] * rank, dtype, name=name)
 
 
+def _same_batch(inputs: Mapping[str, tf.Tensor]) -> List[tf.Operation]:
+  """Assertions that every input has user_id's batch size, naming the input."""
+  batch = tf.shape(inputs[f.USER_ID])[0]
+  return [tf.debugging.assert_equal(
+              tf.shape(value)[0], batch,
+              message=f"{name} and {f.USER_ID} batch sizes differ")
+          for name, value in sorted(inputs.items()) if name != f.USER_ID]
+
+
 def item_embedding_table(model: model_lib.CoarseRankingModel, num_ids: int,
                          attributes: ItemAttributes,
                          batch_size: int = 4096) -> np.ndarray:
@@ -144,14 +153,10 @@ class ServingModule(tf.Module):
                f.USER_HISTORY: user_history, f.AGE_BUCKET: age_bucket,
                f.PURCHASE_POWER: purchase_power, f.GENDER: gender}
     num = tf.shape(candidate_item_ids)[1]
-    checks = [
-        tf.debugging.assert_less_equal(
-            num, self._max_candidates,
-            message=f"more than {self._max_candidates} candidates"),
-        tf.debugging.assert_equal(
-            tf.shape(candidate_item_ids)[0], tf.shape(user_id)[0],
-            message="candidate_item_ids and user_id batch sizes differ"),
-    ]
+    checks = [tf.debugging.assert_less_equal(
+        num, self._max_candidates,
+        message=f"more than {self._max_candidates} candidates")]
+    checks += _same_batch({**context, CANDIDATE_ITEM_IDS: candidate_item_ids})
     with tf.control_dependencies(checks):
       queries = self._query(context)
     scores = two_tower.scores(queries, self._items(candidate_item_ids),
@@ -164,10 +169,11 @@ class ServingModule(tf.Module):
 
   def query_embedding(self, user_id, query, user_history, age_bucket,
                       purchase_power, gender) -> Dict[str, tf.Tensor]:
-    return {QUERY_EMBEDDING: self._query({
-        f.USER_ID: user_id, f.QUERY: query, f.USER_HISTORY: user_history,
-        f.AGE_BUCKET: age_bucket, f.PURCHASE_POWER: purchase_power,
-        f.GENDER: gender})}
+    context = {f.USER_ID: user_id, f.QUERY: query,
+               f.USER_HISTORY: user_history, f.AGE_BUCKET: age_bucket,
+               f.PURCHASE_POWER: purchase_power, f.GENDER: gender}
+    with tf.control_dependencies(_same_batch(context)):
+      return {QUERY_EMBEDDING: self._query(context)}
 
   def item_embedding(self, item_ids) -> Dict[str, tf.Tensor]:
     return {ITEM_EMBEDDING: self._items(item_ids)}

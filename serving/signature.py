@@ -1,6 +1,7 @@
 """One signature of a loaded SavedModel: checks request tensors against it and runs it."""
 
-from typing import Dict, Mapping, Optional, Sequence
+import collections
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -37,6 +38,20 @@ def _num_values(proto: tensor_pb2.TensorProto, dtype: tf.DType
   return count // 2 if dtype.is_complex else count  # (real, imag) pairs.
 
 
+def _check_batch_sizes(shapes: Mapping[str, Sequence[int]]) -> None:
+  """Refuses inputs whose first dimensions (the batch) differ, naming them."""
+  sizes = {name: shape[0] for name, shape in sorted(shapes.items()) if shape}
+  if len(set(sizes.values())) <= 1:
+    return
+  counts = collections.Counter(sizes.values())
+  common = max(counts, key=lambda size: (counts[size], -size))
+  odd = [f"{name!r} has {size}" for name, size in sizes.items()
+         if size != common]
+  raise errors.invalid_argument(
+      f"batch sizes differ: {', '.join(odd)} where the other inputs have "
+      f"{common} (the first dimension of every input is the batch)")
+
+
 class Signature:
   """A signature's inputs (name -> TensorSpec), outputs and function."""
 
@@ -48,8 +63,8 @@ class Signature:
     self.outputs = tuple(sorted(function.structured_outputs))
 
   def _check_input(self, name: str, proto: tensor_pb2.TensorProto,
-                   max_candidates: Optional[int]) -> None:
-    """Checks one input's dtype, shape, number of values and size."""
+                   max_candidates: Optional[int]) -> List[int]:
+    """Checks an input's dtype, shape, values and size; returns its shape."""
     spec = self.inputs[name]
     if proto.dtype != spec.dtype.as_datatype_enum:
       raise errors.invalid_argument(
@@ -81,6 +96,7 @@ class Signature:
       raise errors.invalid_argument(
           f"input {name!r} has shape {_shape_text(shape)} ({elements} "
           f"values) but holds {held}")
+    return shape
 
   def decode(self, tensors: Mapping[str, tensor_pb2.TensorProto],
              max_candidates: Optional[int] = None) -> Dict[str, tf.Tensor]:
@@ -90,8 +106,8 @@ class Signature:
       errors.ServingError: INVALID_ARGUMENT for missing or extra inputs, a
         wrong dtype or shape, a negative dimension, a number of values other
         than the shape's (TensorFlow would repeat the last value to fill
-        the shape), an undecodable tensor, or more than `max_candidates`
-        candidates.
+        the shape), batch sizes that differ between inputs, an undecodable
+        tensor, or more than `max_candidates` candidates.
     """
     missing = sorted(set(self.inputs) - set(tensors))
     extra = sorted(set(tensors) - set(self.inputs))
@@ -101,9 +117,10 @@ class Signature:
       raise errors.invalid_argument(
           f"{' and '.join(parts)} for signature {self.name!r}, which takes "
           f"{sorted(self.inputs)}")
+    _check_batch_sizes({name: self._check_input(name, proto, max_candidates)
+                        for name, proto in tensors.items()})
     out = {}
     for name, proto in tensors.items():
-      self._check_input(name, proto, max_candidates)
       try:
         array = tf.make_ndarray(proto)
       except (ValueError, TypeError) as e:
@@ -119,7 +136,7 @@ class Signature:
     Raises:
       errors.ServingError: INVALID_ARGUMENT for an unknown output name.
       tf.errors.OpError: the signature's own checks, e.g. too many
-        candidates for the model or batch sizes that differ.
+        candidates for the model.
     """
     unknown = sorted(set(output_filter) - set(self.outputs))
     if unknown:

@@ -87,6 +87,9 @@ def _bad_requests(requests, max_candidates):
        dict(inputs=client_lib.rank_inputs(too_many))),
       ("batch sizes differ", {}, dict(inputs={
           **good, "user_id": np.array([b"a", b"b"], dtype=object)})),
+      ("history batch differs", {}, dict(inputs={
+          **good, "user_history": np.concatenate([good["user_history"]] * 2)
+      })),
       ("unknown output", {}, dict(inputs=good, output_filter=["nope"])),
   ]
 
@@ -104,7 +107,9 @@ _EXPECTED_MESSAGE = {
                    "[?] (rank 1), got [1, 1]",
     "too many candidates": "2001 candidates in 'candidate_item_ids', more "
                            "than the server's limit of 2000",
-    "batch sizes differ": "batch sizes differ",
+    "batch sizes differ": "batch sizes differ: 'user_id' has 2 where the "
+                          "other inputs have 1",
+    "history batch differs": "batch sizes differ: 'user_history' has 2",
     "unknown output": "unknown outputs ['nope']",
 }
 

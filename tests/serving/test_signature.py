@@ -1,4 +1,4 @@
-"""Signature.decode on a small signature: every input's dtype, shape and number of values is checked before the call."""
+"""Signature.decode on a small signature: every input's dtype, shape, number of values and batch size is checked before the call."""
 
 import grpc
 import numpy as np
@@ -48,6 +48,14 @@ def test_a_valid_request_decodes(signature):
   inputs = signature.decode(_good(batch=2))
   assert inputs["history"].shape == (2, 2)
   assert signature.run(inputs)["n"] == 8
+
+
+@pytest.mark.parametrize("name", sorted(_INPUTS))
+def test_an_input_with_another_batch_size_is_named(signature, name):
+  tensors = {**_good(batch=1), name: _good(batch=2)[name]}
+  message = _refused(signature, tensors)
+  assert message.startswith(f"batch sizes differ: {name!r} has 2 where the "
+                            "other inputs have 1")
 
 
 def _with_shape(proto, shape):
