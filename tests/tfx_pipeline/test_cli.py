@@ -85,6 +85,25 @@ def test_validate_exit_codes_for_row_and_schema_faults(logs_dir, tmp_path,
   assert "requests" in err and "part-00000.parquet" in err and "query" in err
 
 
+@pytest.mark.parametrize("command", [
+    ["validate-logs", "{logs}"],
+    ["build-examples", "--logs", "{logs}", "--out", "{out}"],
+    ["run", "--logs", "{logs}", "--output", "{out}"],
+])
+def test_a_table_that_is_a_file_is_a_schema_error(logs_dir, tmp_path, capsys,
+                                                  command):
+  broken = str(tmp_path / "logs")
+  shutil.copytree(logs_dir, broken)
+  shutil.rmtree(os.path.join(broken, c.USERS))
+  open(os.path.join(broken, c.USERS), "w").close()
+  argv = [a.format(logs=broken, out=str(tmp_path / "out")) for a in command]
+  assert cli.main(argv) == 2
+  assert capsys.readouterr().err.strip() == (
+      f"schema error: Raw logs table 'users', file "
+      f"'{os.path.join(broken, c.USERS)}': is a file; a table is a folder of "
+      ".parquet files")
+
+
 def test_build_examples(logs_dir, tmp_path, capsys):
   out = str(tmp_path / "examples")
   assert cli.main(["build-examples", "--logs", logs_dir, "--out", out,
