@@ -14,6 +14,7 @@ from tfx.orchestration import metadata
 from components import beam_direct
 from components.raw_logs import files as log_files
 from tfx_pipeline import config as config_lib
+from tfx_pipeline import outputs
 from tfx_pipeline import pipeline as pipeline_lib
 
 PIPELINE_DIR = "pipeline"
@@ -271,9 +272,11 @@ def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
     and output artifacts.
 
   Raises:
+    OutputDirError: `output_dir` cannot be written, before any work.
     LogSchemaError: a schema fault in the logs, before anything runs or is
       written.
   """
+  outputs.check_writable(output_dir)
   log_files.checked_table_files(log_files.LogFiles(logs_dir))
   layout = OutputLayout(os.path.abspath(output_dir))
   os.makedirs(layout.output_dir, exist_ok=True)

@@ -104,6 +104,38 @@ def test_a_table_that_is_a_file_is_a_schema_error(logs_dir, tmp_path, capsys,
       ".parquet files")
 
 
+@pytest.fixture
+def read_only_dir(tmp_path):
+  """A folder this process cannot write in: mode 0o555, or for root, whom
+  modes do not stop, a folder of sysfs."""
+  if os.geteuid() == 0:
+    if not os.path.isdir("/sys/kernel"):
+      pytest.skip("running as root without /sys/kernel")
+    yield "/sys/kernel"
+    return
+  folder = tmp_path / "read_only"
+  folder.mkdir()
+  folder.chmod(0o555)
+  yield str(folder)
+  folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", [
+    ["build-examples", "--logs", "{logs}", "--out", "{out}"],
+    ["run", "--logs", "{logs}", "--output", "{out}"],
+    ["demo", "--out", "{out}"],
+])
+@pytest.mark.parametrize("new_folder", [False, True])
+def test_an_output_directory_that_cannot_be_written_is_refused_first(
+    logs_dir, read_only_dir, capsys, command, new_folder):
+  out = os.path.join(read_only_dir, "out") if new_folder else read_only_dir
+  argv = [a.format(logs=logs_dir, out=out) for a in command]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: cannot write to the output directory {out}:")
+  assert len(err.strip().splitlines()) == 1
+
+
 def test_build_examples(logs_dir, tmp_path, capsys):
   out = str(tmp_path / "examples")
   assert cli.main(["build-examples", "--logs", logs_dir, "--out", out,

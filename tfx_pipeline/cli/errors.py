@@ -17,6 +17,7 @@ _TABLE = (
     ("tfx_pipeline.cli.flags", "UsageError", USAGE, "error"),
     ("tfx_pipeline.synthetic.write", "OutputNotEmptyError", USAGE, "error"),
     ("tfx_pipeline.local_runner", "NoRunError", USAGE, "error"),
+    ("tfx_pipeline.outputs", "OutputDirError", USAGE, "error"),
     ("tfx_pipeline.kubeflow_runner", "CompileError", USAGE, "error"),
     ("serving.config", "ConfigError", USAGE, "error"),
     ("serving.server", "BindError", USAGE, "error"),

@@ -88,7 +88,8 @@ def add_parsers(sub) -> None:
                   "results of unchanged components (a changed or new log "
                   "file is seen). Arguments after -- go to Beam. Exit "
                   "status: 0 done, 1 quarantine share above the limit, 2 "
-                  "bad arguments or a schema error in the logs.")
+                  "bad arguments, a schema error in the logs or an output "
+                  "directory that cannot be written.")
   run.add_argument("--logs", required=True, help="raw logs directory")
   run.add_argument("--output", required=True, help="output directory")
   run.add_argument("--no-cache", action="store_true",
