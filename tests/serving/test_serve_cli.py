@@ -100,6 +100,26 @@ def test_serve_refuses_a_missing_base_path(tmp_path, capsys):
   assert "is not a directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name, content, reason", [
+    ("missing", None, "No such file or directory"),
+    ("folder", "", "Is a directory"),
+    ("binary", b"\xff\xfe\x00", "can't decode byte 0xff"),
+])
+def test_query_refuses_a_candidates_file_it_cannot_read(tmp_path, capsys,
+                                                        name, content,
+                                                        reason):
+  path = tmp_path / name
+  if isinstance(content, bytes):
+    path.write_bytes(content)
+  elif content is not None:
+    path.mkdir()
+  assert cli.main(["query", "--user-id", "u", "--query", "q",
+                   "--candidates-file", str(path)]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: cannot read --candidates-file {path}: ")
+  assert reason in err
+
+
 def test_query_needs_a_request_or_a_mode(capsys):
   assert cli.main(["query", "--user-id", "u"]) == 2
   assert "--candidates" in capsys.readouterr().err
