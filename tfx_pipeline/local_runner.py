@@ -12,6 +12,7 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components import beam_direct
+from components.push import pusher as pusher_lib
 from components.raw_logs import files as log_files
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import outputs
@@ -155,9 +156,19 @@ class RunResult:
 
   @property
   def pushed_version(self) -> Optional[str]:
-    """The folder the Pusher wrote the model to, None if it pushed none."""
+    """The version folder serving the run's model, None if it was not pushed.
+
+    The folder the Pusher wrote, or the newest version when that already
+    held the same model (see `already_pushed`).
+    """
     pushed = self.properties(PUSHER, "pushed_model")
     return str(pushed["pushed_destination"]) if pushed.get("pushed") else None
+
+  @property
+  def already_pushed(self) -> bool:
+    """Whether the model was not pushed again: the newest version held it."""
+    return bool(self.properties(PUSHER, "pushed_model").get(
+        pusher_lib.ALREADY_PUSHED))
 
 
 def split_uri(artifact_uri: str, split: str) -> str:
