@@ -1,6 +1,7 @@
 """Tests of the `coarse-rank` command line: help, generate, validate-logs exit codes."""
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from components.listwise import params as params_lib
 from components.raw_logs import contract as c
 from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
 from tfx_pipeline.cli import flags
 
 SUBCOMMANDS = ("generate", "validate-logs", "build-examples", "serve",
@@ -222,6 +224,36 @@ def test_report_prints_the_newest_or_a_named_run(pushed, capsys):
   assert "no hitrate metrics of run 99999" in capsys.readouterr().err
   assert cli.main(["report", str(os.path.dirname(run_dir))]) == 2
   assert "no ML Metadata store" in capsys.readouterr().err
+
+
+def _with_blessing(result, blessed: bool):
+  """`result` as if its validator had (not) blessed the model."""
+  runs = [dataclasses.replace(run, properties={
+      uri: {**values, "blessed": int(blessed)}
+      for uri, values in run.properties.items()})
+          if run.component == local_runner.VALIDATOR else run
+          for run in result.components]
+  return dataclasses.replace(result, components=runs)
+
+
+@pytest.mark.parametrize("blessed, require, status", [
+    (True, False, 0), (True, True, 0), (False, False, 0), (False, True, 3)])
+def test_run_exits_3_when_blessing_is_required_and_missing(
+    pushed, monkeypatch, capsys, blessed, require, status):
+  result = _with_blessing(pushed.result, blessed)
+  monkeypatch.setattr(local_runner, "run", lambda *args, **kwargs: result)
+  argv = ["run", "--logs", "unused", "--output", "unused"]
+  assert cli.main(argv + ["--require-blessing"] * require) == status
+  captured = capsys.readouterr()
+  assert "decision on global hitrate@100" in captured.out
+  assert ("not blessed (--require-blessing)" in captured.err) == (
+      status == 3)
+
+
+def test_require_blessing_needs_the_validation(capsys):
+  assert cli.main(["run", "--logs", "unused", "--output", "unused",
+                   "--require-blessing", "--stop-after", "train"]) == 2
+  assert "--require-blessing needs the validation" in capsys.readouterr().err
 
 
 def test_help_imports_no_tensorflow_beam_or_tfx():
