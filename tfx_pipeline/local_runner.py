@@ -37,6 +37,9 @@ _STATES = {
 }
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT,
                   metadata_store_pb2.Event.DECLARED_OUTPUT)
+# The Beam plugin each worker process imports (named, not imported: its
+# import installs a hook, which only the workers need).
+TF_EXIT_PLUGIN = "components.tf_exit"
 
 
 class NoRunError(FileNotFoundError):
@@ -179,10 +182,15 @@ def split_uri(artifact_uri: str, split: str) -> str:
 def beam_args(mode: str = config_lib.BEAM_MODES[0],
               workers: int = config_lib.DEFAULT_BEAM_WORKERS,
               extra: Sequence[str] = ()) -> List[str]:
-  """DirectRunner options: multi_processing with `workers` or in_memory."""
+  """DirectRunner options: multi_processing with `workers` or in_memory.
+
+  Worker processes import components.tf_exit (a Beam plugin), which keeps a
+  TensorFlow bug from printing tracebacks as they exit.
+  """
   args = ["--runner=DirectRunner", f"--direct_running_mode={mode}"]
   if mode != "in_memory":
-    args.append(f"--direct_num_workers={workers}")
+    args += [f"--direct_num_workers={workers}",
+             f"--beam_plugins={TF_EXIT_PLUGIN}"]
   return args + list(extra)
 
 
