@@ -1,8 +1,8 @@
 """Pusher: TFX's, except that a model whose files the newest pushed version already holds is not pushed again."""
 
+import logging
 from typing import Any, Dict, List, Optional, Tuple
 
-from absl import logging
 import tensorflow as tf
 from tfx import types
 from tfx.components.pusher import component as pusher_component
