@@ -1,9 +1,11 @@
 """Transform preprocessing_fn: vocabulary ids, query tokens, price buckets."""
 
+import contextlib
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow.python.framework import ops  # pylint: disable=g-direct-tensorflow-import
 
 from models import features as f
 from models import preprocessing_config
@@ -54,7 +56,17 @@ def _id_lookup(num_oov_buckets: int) -> Callable[[tf.Tensor, tf.Tensor],
 
   def lookup(x: tf.Tensor, vocab_path: tf.Tensor
              ) -> Tuple[tf.Tensor, tf.Tensor]:
-    table = vocabulary_table(vocab_path)
+    with contextlib.ExitStack() as stack:
+      # Transform traces this twice: while analysing, `vocab_path` is a
+      # placeholder of the traced graph; for the exported transform_fn it is
+      # the vocabulary file, known (eager). Then the table is lifted out of
+      # the function, as tft.apply_vocabulary does for its own tables: a
+      # resource of the SavedModel, initialised once when it loads, instead
+      # of an op re-reading the file on every call (TFT issue #249).
+      if tf.inside_function() and isinstance(vocab_path,
+                                             (str, ops.EagerTensor)):
+        stack.enter_context(tf.init_scope())
+      table = vocabulary_table(vocab_path)
     return (lookup_ids(table, x, num_oov_buckets),
             table.size() + 1 + num_oov_buckets)
 

@@ -18,7 +18,7 @@ hashed out-of-vocabulary bucket, never an error.
 """
 
 import os
-from typing import Dict, Iterable, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -58,6 +58,15 @@ ItemAttributes = Mapping[int, Tuple[int, int, int]]
 
 def _spec(dtype, rank, name):
   return tf.TensorSpec([None] * rank, dtype, name=name)
+
+
+def _same_batch(inputs: Mapping[str, tf.Tensor]) -> List[tf.Operation]:
+  """Assertions that every input has user_id's batch size, naming the input."""
+  batch = tf.shape(inputs[f.USER_ID])[0]
+  return [tf.debugging.assert_equal(
+              tf.shape(value)[0], batch,
+              message=f"{name} and {f.USER_ID} batch sizes differ")
+          for name, value in sorted(inputs.items()) if name != f.USER_ID]
 
 
 def item_embedding_table(model: model_lib.CoarseRankingModel, num_ids: int,
@@ -144,14 +153,10 @@ class ServingModule(tf.Module):
                f.USER_HISTORY: user_history, f.AGE_BUCKET: age_bucket,
                f.PURCHASE_POWER: purchase_power, f.GENDER: gender}
     num = tf.shape(candidate_item_ids)[1]
-    checks = [
-        tf.debugging.assert_less_equal(
-            num, self._max_candidates,
-            message=f"more than {self._max_candidates} candidates"),
-        tf.debugging.assert_equal(
-            tf.shape(candidate_item_ids)[0], tf.shape(user_id)[0],
-            message="candidate_item_ids and user_id batch sizes differ"),
-    ]
+    checks = [tf.debugging.assert_less_equal(
+        num, self._max_candidates,
+        message=f"more than {self._max_candidates} candidates")]
+    checks += _same_batch({**context, CANDIDATE_ITEM_IDS: candidate_item_ids})
     with tf.control_dependencies(checks):
       queries = self._query(context)
     scores = two_tower.scores(queries, self._items(candidate_item_ids),
@@ -164,10 +169,11 @@ class ServingModule(tf.Module):
 
   def query_embedding(self, user_id, query, user_history, age_bucket,
                       purchase_power, gender) -> Dict[str, tf.Tensor]:
-    return {QUERY_EMBEDDING: self._query({
-        f.USER_ID: user_id, f.QUERY: query, f.USER_HISTORY: user_history,
-        f.AGE_BUCKET: age_bucket, f.PURCHASE_POWER: purchase_power,
-        f.GENDER: gender})}
+    context = {f.USER_ID: user_id, f.QUERY: query,
+               f.USER_HISTORY: user_history, f.AGE_BUCKET: age_bucket,
+               f.PURCHASE_POWER: purchase_power, f.GENDER: gender}
+    with tf.control_dependencies(_same_batch(context)):
+      return {QUERY_EMBEDDING: self._query(context)}
 
   def item_embedding(self, item_ids) -> Dict[str, tf.Tensor]:
     return {ITEM_EMBEDDING: self._items(item_ids)}
@@ -187,6 +193,22 @@ def signatures(module: ServingModule) -> Dict[str, tf.types.experimental.Concret
       _spec(tf.string, 1, ITEM_IDS))
   return {SERVING_DEFAULT: serve, QUERY_EMBEDDING: query,
           ITEM_EMBEDDING: items}
+
+
+def table_initializers(function: tf.types.experimental.ConcreteFunction
+                       ) -> List[str]:
+  """Names of the table-initialising ops a function runs on every call.
+
+  A lookup table created inside a traced function is filled by an op of that
+  function, which re-reads its vocabulary file on each call (and fails once
+  the file is gone); a table tracked by the SavedModel is filled once, when
+  the model loads. Serving signatures must have none.
+  """
+  graph_def = function.graph.as_graph_def()
+  nodes = list(graph_def.node) + [node for library in graph_def.library.function
+                                  for node in library.node_def]
+  return sorted(node.name for node in nodes
+                if node.op.startswith("InitializeTable"))
 
 
 def warmup_request(candidate_item_ids: Sequence[str]
@@ -227,12 +249,24 @@ def write_warmup_requests(
 def export(model: model_lib.CoarseRankingModel, tf_transform_output,
            hparams: hparams_lib.HParams, attributes: ItemAttributes,
            export_dir: str) -> None:
-  """Writes the SavedModel with its signatures and warmup requests."""
+  """Writes the SavedModel with its signatures and warmup requests.
+
+  Raises:
+    ValueError: a signature would fill a lookup table on every call.
+  """
   num_ids = int(tf_transform_output.num_buckets_for_transformed_feature(
       f.transformed_name(f.ITEM_ID)))
   table = item_embedding_table(model, num_ids, attributes)
   module = ServingModule(model, tf_transform_output, table, hparams)
-  tf.saved_model.save(module, export_dir, signatures=signatures(module))
+  functions = signatures(module)
+  for name, function in functions.items():
+    initializers = table_initializers(function)
+    if initializers:
+      raise ValueError(
+          f"signature {name!r} would fill lookup tables on every call "
+          f"({', '.join(initializers)}): create tables outside traced "
+          "functions so the SavedModel initialises them once at load")
+  tf.saved_model.save(module, export_dir, signatures=functions)
   with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(
       f.ITEM_VOCAB)) as vocab:
     items = [line.rstrip("\n") for _, line in zip(range(WARMUP_CANDIDATES),

@@ -110,7 +110,7 @@ def train_and_export(fn_args: fn_args_utils.FnArgs,
             validation_data=evaluation, validation_steps=fn_args.eval_steps,
             callbacks=[tf.keras.callbacks.TensorBoard(
                 log_dir=fn_args.model_run_dir, update_freq=50)],
-            verbose=2)
+            verbose=0)  # The losses are logged below and in TensorBoard.
   summary = {"train_steps": fn_args.train_steps,
              "train_loss": _loss(model, train, fn_args.eval_steps),
              "val_loss": _loss(model, evaluation, fn_args.eval_steps)}

@@ -9,6 +9,7 @@ A folder whose name is not a non-negative integer (e.g. a pusher's staging
 folder) is not a version.
 """
 
+import hashlib
 import os
 from typing import Dict, Tuple
 
@@ -45,3 +46,22 @@ def fingerprint(version_path: str) -> Fingerprint:
       out.append((os.path.relpath(path, version_path), stat.length,
                   stat.mtime_nsec))
   return tuple(sorted(out))
+
+
+def content_digest(folder: str, chunk_bytes: int = 1 << 22) -> str:
+  """A SHA-256 of every file's relative path and bytes under `folder`.
+
+  Equal digests mean the same files with the same content, e.g. a model and
+  the version folder it was pushed to.
+  """
+  digest = hashlib.sha256()
+  files = sorted(os.path.relpath(os.path.join(root, name), folder)
+                 for root, _, names in tf.io.gfile.walk(folder)
+                 for name in names)
+  for relative in files:
+    digest.update(f"{relative}\0".encode())
+    with tf.io.gfile.GFile(os.path.join(folder, relative), "rb") as f:
+      for chunk in iter(lambda: f.read(chunk_bytes), b""):
+        digest.update(chunk)
+    digest.update(b"\0")
+  return digest.hexdigest()

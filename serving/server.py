@@ -21,6 +21,13 @@ from serving import manager as manager_lib
 from serving import service
 
 _LOG = logging.getLogger(__name__)
+# Without SO_REUSEPORT a second server on a port in use fails to bind,
+# instead of silently sharing the port's connections with the first.
+SERVER_OPTIONS = client.GRPC_OPTIONS + (("grpc.so_reuseport", 0),)
+
+
+class BindError(RuntimeError):
+  """The server cannot listen on its address (e.g. the port is in use)."""
 
 
 class ModelServer:
@@ -36,7 +43,7 @@ class ModelServer:
     self._server = grpc.server(
         concurrent.futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="grpc"),
-        options=client.GRPC_OPTIONS)
+        options=SERVER_OPTIONS)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         service.PredictionService(self.manager, max_candidates),
         self._server)
@@ -49,10 +56,16 @@ class ModelServer:
 
     Raises:
       config_lib.ConfigError: a model's base path is not a directory.
-      RuntimeError: the port cannot be bound.
+      BindError: the address cannot be bound, e.g. the port is in use.
     """
     self.manager.start()
-    self.port = self._server.add_insecure_port(self._address)
+    try:
+      self.port = self._server.add_insecure_port(self._address)
+    except RuntimeError as e:  # gRPC's error for a failed bind.
+      self.manager.stop()
+      raise BindError(f"cannot listen on {self._address}: the port is in "
+                      "use by another process (or the address is not one "
+                      "of this machine)") from e
     self._server.start()
     _LOG.info("serving on %s:%d", self._host, self.port)
     return self.port

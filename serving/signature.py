@@ -1,6 +1,7 @@
 """One signature of a loaded SavedModel: checks request tensors against it and runs it."""
 
-from typing import Dict, Mapping, Optional, Sequence
+import collections
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -25,18 +26,45 @@ def _shape_text(shape: Sequence[Optional[int]]) -> str:
   return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def _num_values(proto: tensor_pb2.TensorProto, dtype: tf.DType
+                ) -> Optional[int]:
+  """Values a TensorProto holds; None if its bytes are not whole values."""
+  if proto.tensor_content:
+    if not dtype.size or len(proto.tensor_content) % dtype.size:
+      return None
+    return len(proto.tensor_content) // dtype.size
+  count = sum(len(values) for field, values in proto.ListFields()
+              if field.name.endswith("_val"))
+  return count // 2 if dtype.is_complex else count  # (real, imag) pairs.
+
+
+def _check_batch_sizes(shapes: Mapping[str, Sequence[int]]) -> None:
+  """Refuses inputs whose first dimensions (the batch) differ, naming them."""
+  sizes = {name: shape[0] for name, shape in sorted(shapes.items()) if shape}
+  if len(set(sizes.values())) <= 1:
+    return
+  counts = collections.Counter(sizes.values())
+  common = max(counts, key=lambda size: (counts[size], -size))
+  odd = [f"{name!r} has {size}" for name, size in sizes.items()
+         if size != common]
+  raise errors.invalid_argument(
+      f"batch sizes differ: {', '.join(odd)} where the other inputs have "
+      f"{common} (the first dimension of every input is the batch)")
+
+
 class Signature:
   """A signature's inputs (name -> TensorSpec), outputs and function."""
 
   def __init__(self, name: str, function):
     self.name = name
-    self._function = function
+    self.function = function
     _, kwargs = function.structured_input_signature
     self.inputs: Dict[str, tf.TensorSpec] = dict(kwargs)
     self.outputs = tuple(sorted(function.structured_outputs))
 
   def _check_input(self, name: str, proto: tensor_pb2.TensorProto,
-                   max_candidates: Optional[int]) -> None:
+                   max_candidates: Optional[int]) -> List[int]:
+    """Checks an input's dtype, shape, values and size; returns its shape."""
     spec = self.inputs[name]
     if proto.dtype != spec.dtype.as_datatype_enum:
       raise errors.invalid_argument(
@@ -46,6 +74,9 @@ class Signature:
     if proto.tensor_shape.unknown_rank:
       raise errors.invalid_argument(f"input {name!r} has no shape")
     shape = [d.size for d in proto.tensor_shape.dim]
+    if any(d < 0 for d in shape):
+      raise errors.invalid_argument(
+          f"input {name!r} has a negative dimension: {_shape_text(shape)}")
     if len(shape) != len(expected) or any(
         e is not None and e != d for e, d in zip(expected, shape)):
       raise errors.invalid_argument(
@@ -57,6 +88,15 @@ class Signature:
       raise errors.invalid_argument(
           f"{shape[-1]} candidates in {name!r}, more than the server's "
           f"limit of {max_candidates}")
+    elements = int(np.prod(shape, dtype=np.int64))
+    values = _num_values(proto, spec.dtype)
+    if values != elements:
+      held = ("bytes that are not whole values" if values is None
+              else f"{values} values")
+      raise errors.invalid_argument(
+          f"input {name!r} has shape {_shape_text(shape)} ({elements} "
+          f"values) but holds {held}")
+    return shape
 
   def decode(self, tensors: Mapping[str, tensor_pb2.TensorProto],
              max_candidates: Optional[int] = None) -> Dict[str, tf.Tensor]:
@@ -64,8 +104,10 @@ class Signature:
 
     Raises:
       errors.ServingError: INVALID_ARGUMENT for missing or extra inputs, a
-        wrong dtype or shape, an undecodable tensor, or more than
-        `max_candidates` candidates.
+        wrong dtype or shape, a negative dimension, a number of values other
+        than the shape's (TensorFlow would repeat the last value to fill
+        the shape), batch sizes that differ between inputs, an undecodable
+        tensor, or more than `max_candidates` candidates.
     """
     missing = sorted(set(self.inputs) - set(tensors))
     extra = sorted(set(tensors) - set(self.inputs))
@@ -75,9 +117,10 @@ class Signature:
       raise errors.invalid_argument(
           f"{' and '.join(parts)} for signature {self.name!r}, which takes "
           f"{sorted(self.inputs)}")
+    _check_batch_sizes({name: self._check_input(name, proto, max_candidates)
+                        for name, proto in tensors.items()})
     out = {}
     for name, proto in tensors.items():
-      self._check_input(name, proto, max_candidates)
       try:
         array = tf.make_ndarray(proto)
       except (ValueError, TypeError) as e:
@@ -93,14 +136,14 @@ class Signature:
     Raises:
       errors.ServingError: INVALID_ARGUMENT for an unknown output name.
       tf.errors.OpError: the signature's own checks, e.g. too many
-        candidates for the model or batch sizes that differ.
+        candidates for the model.
     """
     unknown = sorted(set(output_filter) - set(self.outputs))
     if unknown:
       raise errors.invalid_argument(
           f"output_filter names unknown outputs {unknown} of signature "
           f"{self.name!r}, which returns {list(self.outputs)}")
-    results = self._function(**inputs)
+    results = self.function(**inputs)
     names = output_filter or self.outputs
     return {name: results[name].numpy() for name in names}
 

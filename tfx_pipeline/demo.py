@@ -16,6 +16,7 @@ from serving import config as serving_config
 from serving import server as server_lib
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import outputs
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -59,7 +60,12 @@ def _answer_lines(eval_set: metrics.EvalSet, context: dict,
 
 def run_demo(out_dir: str, cfg: DemoConfig = DemoConfig(),
              beam_pipeline_args: Sequence[str] = ()) -> str:
-  """Runs the demo under `out_dir`; returns the text it printed."""
+  """Runs the demo under `out_dir`; returns the text it printed.
+
+  Raises:
+    OutputDirError: `out_dir` cannot be written, before any work.
+  """
+  outputs.check_writable(out_dir)
   logs = os.path.join(out_dir, LOGS)
   summary = write.write_logs(logs, cfg.world, overwrite=True)
   logging.info("generated %s", summary["rows"])

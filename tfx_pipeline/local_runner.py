@@ -12,8 +12,10 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components import beam_direct
+from components.push import pusher as pusher_lib
 from components.raw_logs import files as log_files
 from tfx_pipeline import config as config_lib
+from tfx_pipeline import outputs
 from tfx_pipeline import pipeline as pipeline_lib
 
 PIPELINE_DIR = "pipeline"
@@ -35,6 +37,9 @@ _STATES = {
 }
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT,
                   metadata_store_pb2.Event.DECLARED_OUTPUT)
+# The Beam plugin each worker process imports (named, not imported: its
+# import installs a hook, which only the workers need).
+TF_EXIT_PLUGIN = "components.tf_exit"
 
 
 class NoRunError(FileNotFoundError):
@@ -154,9 +159,19 @@ class RunResult:
 
   @property
   def pushed_version(self) -> Optional[str]:
-    """The folder the Pusher wrote the model to, None if it pushed none."""
+    """The version folder serving the run's model, None if it was not pushed.
+
+    The folder the Pusher wrote, or the newest version when that already
+    held the same model (see `already_pushed`).
+    """
     pushed = self.properties(PUSHER, "pushed_model")
     return str(pushed["pushed_destination"]) if pushed.get("pushed") else None
+
+  @property
+  def already_pushed(self) -> bool:
+    """Whether the model was not pushed again: the newest version held it."""
+    return bool(self.properties(PUSHER, "pushed_model").get(
+        pusher_lib.ALREADY_PUSHED))
 
 
 def split_uri(artifact_uri: str, split: str) -> str:
@@ -167,10 +182,15 @@ def split_uri(artifact_uri: str, split: str) -> str:
 def beam_args(mode: str = config_lib.BEAM_MODES[0],
               workers: int = config_lib.DEFAULT_BEAM_WORKERS,
               extra: Sequence[str] = ()) -> List[str]:
-  """DirectRunner options: multi_processing with `workers` or in_memory."""
+  """DirectRunner options: multi_processing with `workers` or in_memory.
+
+  Worker processes import components.tf_exit (a Beam plugin), which keeps a
+  TensorFlow bug from printing tracebacks as they exit.
+  """
   args = ["--runner=DirectRunner", f"--direct_running_mode={mode}"]
   if mode != "in_memory":
-    args.append(f"--direct_num_workers={workers}")
+    args += [f"--direct_num_workers={workers}",
+             f"--beam_plugins={TF_EXIT_PLUGIN}"]
   return args + list(extra)
 
 
@@ -271,9 +291,11 @@ def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
     and output artifacts.
 
   Raises:
+    OutputDirError: `output_dir` cannot be written, before any work.
     LogSchemaError: a schema fault in the logs, before anything runs or is
       written.
   """
+  outputs.check_writable(output_dir)
   log_files.checked_table_files(log_files.LogFiles(logs_dir))
   layout = OutputLayout(os.path.abspath(output_dir))
   os.makedirs(layout.output_dir, exist_ok=True)

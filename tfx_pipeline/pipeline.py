@@ -8,6 +8,7 @@ from tfx import v1 as tfx
 
 from components.listwise import component as listwise_component
 from components.push import component as push_component
+from components.push import pusher as pusher_lib
 from components.schema import component as schema_component
 from components.validation import component as validation_component
 from tfx_pipeline import config as config_lib
@@ -26,6 +27,8 @@ def create_pipeline(
 
   ListwiseExampleGen -> ListwiseSchemaGen -> Transform -> Trainer ->
   (last blessed model) -> HitrateValidator -> Pusher -> UpdateModelsConfig.
+  The Pusher is TFX's, except that it does not push a model again that the
+  newest pushed version already holds (components/push/pusher.py).
 
   Args:
     config: every setting of the run.
@@ -84,7 +87,7 @@ def create_pipeline(
         beat_popularity=validation.beat_popularity)
     components.append(validator)
   if config.runs(config_lib.PUSH):
-    pusher = tfx.components.Pusher(
+    pusher = pusher_lib.Pusher(
         model=trainer.outputs["model"],
         model_blessing=validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(

@@ -69,6 +69,8 @@ class CheckRows(beam.DoFn):
       rows = batch.take(pa.array(bad)).to_pylist()
       for index, values in zip(bad, rows):
         reason = reasons_list[index]
+        if reason == faults.ID_TOO_LONG:
+          values = faults.clip_long_ids(values)
         yield count(self._table, report_lib.quarantine_key(reason))
         yield beam.pvalue.TaggedOutput(QUARANTINE, records.Quarantined(
             self._table, records.Origin(log_file.name, first + int(index)),

@@ -45,7 +45,9 @@ class NegativeSampler:
   def __init__(self, item_ids: Sequence[str], counts: Sequence[float],
                alpha: float, smoothing: float):
     ids = np.asarray(item_ids, dtype=object)
-    order = np.argsort(ids.astype(str), kind="stable")
+    # Sorted as Python strings: a fixed-width copy would take the longest
+    # id's size for every id.
+    order = np.argsort(ids, kind="stable")
     self.item_ids = ids[order]
     self.probabilities = negative_probabilities(
         np.asarray(counts, dtype=np.float64)[order], alpha, smoothing)

@@ -112,6 +112,11 @@ TABLES: Mapping[str, Table] = {
 
 # Columns that identify an entity; a null in one of them makes the row unusable.
 ID_COLUMNS = (REQUEST_ID, USER_ID, ITEM_ID)
+# The longest id accepted, in UTF-8 bytes, in an id column or as an item of
+# `user_history`; a longer one makes its row a fault. Ids are variable-length
+# strings everywhere downstream, but a bound keeps one bad row from costing
+# memory or output size out of proportion.
+MAX_ID_BYTES = 1024
 # Columns holding model scores; NaN or infinity makes the row unusable.
 SCORE_COLUMNS = (FINE_SCORE,)
 

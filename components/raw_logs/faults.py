@@ -1,6 +1,6 @@
 """Row faults of raw search logs, found batch by batch with Arrow compute."""
 
-from typing import Collection, Optional, Tuple, Union
+from typing import Any, Collection, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +14,7 @@ from components.raw_logs import contract
 # (duplicates, references, empty requests) only see rows that are valid in
 # themselves.
 NULL_ID = "null_id"
+ID_TOO_LONG = "id_too_long"
 NULL_VALUE = "null_value"
 NON_FINITE_SCORE = "non_finite_score"
 NON_FINITE_PRICE = "non_finite_price"
@@ -25,6 +26,7 @@ EMPTY_REQUEST = "empty_request"
 
 REASONS = (
     NULL_ID,
+    ID_TOO_LONG,
     NULL_VALUE,
     NON_FINITE_SCORE,
     NON_FINITE_PRICE,
@@ -34,6 +36,9 @@ REASONS = (
     UNKNOWN_ITEM,
     EMPTY_REQUEST,
 )
+
+# Characters of an id over the limit that reports and the quarantine keep.
+SHOWN_ID_CHARS = 64
 
 Batch = Union[pa.RecordBatch, pa.Table]
 KeySet = Union[pa.Array, pa.ChunkedArray, Collection[str]]
@@ -47,11 +52,19 @@ def id_columns(table_name: str) -> Tuple[str, ...]:
                if c.name in contract.ID_COLUMNS)
 
 
+def id_list_columns(table_name: str) -> Tuple[str, ...]:
+  """The columns of a table that hold lists of ids (requests' user_history)."""
+  return tuple(c.name for c in contract.TABLES[table_name].columns
+               if c.name == contract.USER_HISTORY)
+
+
 def fault_columns(table_name: str, reason: str) -> Tuple[str, ...]:
   """The columns of `table_name` whose values a fault `reason` is about."""
   table = contract.TABLES[table_name]
   if reason == NULL_ID:
     return id_columns(table_name)
+  if reason == ID_TOO_LONG:
+    return id_columns(table_name) + id_list_columns(table_name)
   if reason == NULL_VALUE:
     return _value_columns(table)
   if reason == NON_FINITE_SCORE:
@@ -70,6 +83,25 @@ def fault_columns(table_name: str, reason: str) -> Tuple[str, ...]:
       f"Unknown fault reason {reason!r}; expected one of {REASONS}.")
 
 
+def clip_long_ids(values: Mapping[str, Any]) -> Dict[str, Any]:
+  """Row values as reports show them: a string over the id limit is cut.
+
+  Such a string (or list element) becomes its first SHOWN_ID_CHARS
+  characters and its size, e.g. "xxxx... (1048576 bytes)".
+  """
+
+  def clip(value):
+    if isinstance(value, list):
+      return [clip(v) for v in value]
+    if isinstance(value, str):
+      size = len(value.encode("utf-8"))
+      if size > contract.MAX_ID_BYTES:
+        return f"{value[:SHOWN_ID_CHARS]}... ({size} bytes)"
+    return value
+
+  return {name: clip(value) for name, value in values.items()}
+
+
 def row_fault_reasons(
     table_name: str,
     batch: Batch,
@@ -82,6 +114,8 @@ def row_fault_reasons(
 
   Checks, in the order of `REASONS` (the first that applies wins):
     null_id: null in request_id, user_id or item_id.
+    id_too_long: an id, or an item id of user_history, longer than
+      `contract.MAX_ID_BYTES` UTF-8 bytes.
     null_value: null in another required column, or a null element in a
       required list column; a null in an optional column (candidates'
       fine_score) is allowed.
@@ -116,6 +150,8 @@ def row_fault_reasons(
   _check_columns(table, batch)
   codes = np.full(batch.num_rows, _NO_FAULT, np.int8)
   _mark(codes, NULL_ID, _has_null(batch, id_columns(table_name)))
+  _mark(codes, ID_TOO_LONG, _too_long(
+      batch, id_columns(table_name) + id_list_columns(table_name)))
   _mark(codes, NULL_VALUE, _has_null(batch, _value_columns(table)))
   for column in contract.SCORE_COLUMNS:
     if column in batch.schema.names:
@@ -191,10 +227,29 @@ def _has_null(batch: pa.RecordBatch, columns: Tuple[str, ...]) -> np.ndarray:
 
 
 def _null_element_rows(column: pa.ListArray) -> np.ndarray:
-  null_elements = pc.is_null(pc.list_flatten(column))
-  parents = pc.filter(pc.list_parent_indices(column), null_elements)
+  return _rows_of_elements(column, pc.is_null(pc.list_flatten(column)))
+
+
+def _rows_of_elements(column: pa.ListArray, elements: pa.Array) -> np.ndarray:
+  """Rows of a list column holding an element of the mask `elements`."""
+  parents = pc.filter(pc.list_parent_indices(column), elements)
   mask = np.zeros(len(column), bool)
   mask[parents.to_numpy(zero_copy_only=False)] = True
+  return mask
+
+
+def _too_long(batch: pa.RecordBatch, columns: Tuple[str, ...]) -> np.ndarray:
+  """Rows with a string (or a list element) over MAX_ID_BYTES; nulls are not."""
+  mask = np.zeros(batch.num_rows, bool)
+  for name in columns:
+    column = batch.column(name)
+    if pa.types.is_list(column.type):
+      long_elements = pc.fill_null(pc.greater(pc.binary_length(
+          pc.list_flatten(column)), contract.MAX_ID_BYTES), False)
+      mask |= _rows_of_elements(column, long_elements)
+    else:
+      mask |= _to_mask(pc.greater(pc.binary_length(column),
+                                  contract.MAX_ID_BYTES))
   return mask
 
 

@@ -48,8 +48,16 @@ class LogFiles:
     self._logs_dir = logs_dir
 
   def _parquet_infos(self, table: str) -> List[pafs.FileInfo]:
-    """The table's Parquet files (name, size, mtime), sorted by name."""
+    """The table's Parquet files (name, size, mtime), sorted by name.
+
+    Raises:
+      LogSchemaError: the table's path is a file, not a folder.
+    """
     folder = contract.table_dir(self._root, table)
+    if self._fs.get_file_info(folder).type == pafs.FileType.File:
+      raise LogSchemaError(
+          table, contract.table_dir(self._logs_dir, table),
+          "is a file; a table is a folder of .parquet files")
     infos = self._fs.get_file_info(
         pafs.FileSelector(folder, allow_not_found=True))
     return sorted((i for i in infos if i.type == pafs.FileType.File

@@ -218,6 +218,8 @@ def _example_values(table: str, reason: str, batch: pa.RecordBatch,
     if reason == faults.NULL_VALUE and name in about and not _holds_null(value):
       continue
     values[name] = value
+  if reason == faults.ID_TOO_LONG:
+    return faults.clip_long_ids(values)
   return values
 
 

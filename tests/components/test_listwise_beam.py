@@ -45,7 +45,8 @@ def make_logs(logs):
   """Hand-made logs with one of each fault; see the expectations below."""
   items = [(f"i{k}", f"cat{k % 2}", f"b{k}", 10.0 * k) for k in range(1, 7)]
   _write(logs, c.ITEMS, 0, items + [("i7", "cat1", "b7", NAN)])
-  _write(logs, c.ITEMS, 1, [("i1", "cat9", "b9", 1.0)])           # dup
+  _write(logs, c.ITEMS, 1, [("i1", "cat9", "b9", 1.0),            # dup
+                            ("i" * 2000, "cat1", "b8", 5.0)])   # id_too_long
   _write(logs, c.USERS, 0, [("u1", 2, "f", 3), ("u1", 5, "m", 1)])  # dup
   _write(logs, c.REQUESTS, 0, [
       ("r1", "u1", "red shoes", T0, ["i6"]),
@@ -55,7 +56,8 @@ def make_logs(logs):
   _write(logs, c.REQUESTS, 1, [
       ("r2", "u1", "again", T0 + 3700, []),      # duplicate_key
       ("r5", None, "x", T0, []),                 # null_id
-      ("r6", "u2", "empty", T0 + 100, [])])      # empty_request
+      ("r6", "u2", "empty", T0 + 100, []),       # empty_request
+      ("r7", "u2", "long", T0, ["y" * 10_000])])  # id_too_long
   _write(logs, c.IMPRESSIONS, 0, [
       _imp("r1", "i1", 2.0, 0, clicked=True, purchased=True),
       _imp("r1", "i2", 1.0, 1),
@@ -75,7 +77,8 @@ def make_logs(logs):
       ("u1", "i6", T0 + 3600 + DAY + 5, "live"),  # outside the window
       ("u2", "i4", T0 + 7250, "recommend"),      # -> r3
       ("u1", "i1", T0 + 5, "search"),            # in-search: labels only
-      ("u2", "i99", T0 + 7300, "cart")])         # unknown_item
+      ("u2", "i99", T0 + 7300, "cart"),          # unknown_item
+      ("u" * 1025, "i1", T0, "cart")])           # id_too_long
   _write(logs, c.CANDIDATES, 0, [
       ("r4", "i4", 0.8), ("r4", "i1", 0.6), ("r4", "i2", None),
       ("rZ", "i1", 0.1),                         # unknown_request
@@ -85,22 +88,25 @@ def make_logs(logs):
 EXPECTED_QUARANTINE = {
     ("items", "items/part-0.parquet", 6, "non_finite_price"),
     ("items", "items/part-1.parquet", 0, "duplicate_key"),
+    ("items", "items/part-1.parquet", 1, "id_too_long"),
     ("users", "users/part-0.parquet", 1, "duplicate_key"),
     ("requests", "requests/part-1.parquet", 0, "duplicate_key"),
     ("requests", "requests/part-1.parquet", 1, "null_id"),
     ("requests", "requests/part-1.parquet", 2, "empty_request"),
+    ("requests", "requests/part-1.parquet", 3, "id_too_long"),
     ("impressions", "impressions/part-0.parquet", 6, "non_finite_score"),
     ("impressions", "impressions/part-0.parquet", 7, "inconsistent_position"),
     ("impressions", "impressions/part-0.parquet", 11, "unknown_item"),
     ("impressions", "impressions/part-0.parquet", 12, "unknown_request"),
     ("transactions", "transactions/part-0.parquet", 4, "unknown_item"),
+    ("transactions", "transactions/part-0.parquet", 5, "id_too_long"),
     ("candidates", "candidates/part-0.parquet", 3, "unknown_request"),
     ("candidates", "candidates/part-0.parquet", 4, "unknown_request"),
 }
 # table: (read, used, quarantined)
-EXPECTED_COUNTS = {"items": (8, 6, 2), "users": (2, 1, 1),
-                   "requests": (7, 4, 3), "impressions": (13, 9, 4),
-                   "transactions": (5, 4, 1), "candidates": (5, 3, 2)}
+EXPECTED_COUNTS = {"items": (9, 6, 3), "users": (2, 1, 1),
+                   "requests": (8, 4, 4), "impressions": (13, 9, 4),
+                   "transactions": (6, 4, 2), "candidates": (5, 3, 2)}
 
 
 def _paths(out):
@@ -149,6 +155,9 @@ def test_quarantine_has_a_reason_per_row(run):
   nan_row = next(q for q in lines if q["reason"] == "non_finite_score")
   assert nan_row["values"][c.FINE_SCORE] == "nan"
   assert nan_row["values"][c.REQUEST_ID] == "r2"
+  long_row = next(q for q in lines if q["reason"] == "id_too_long"
+                  and q["table"] == c.REQUESTS)
+  assert long_row["values"][c.USER_HISTORY] == ["y" * 64 + "... (10000 bytes)"]
 
 
 def test_exact_lists(run):
@@ -230,7 +239,7 @@ def test_quarantine_share_limit_fails_with_the_report(run, tmp_path):
   logs, _, _ = run
   strict = params_lib.ListwiseParams(
       **{**json.loads(PARAMS.to_json()), "max_quarantine_share": 0.3})
-  # requests quarantine 3/7 and candidates 2/5, above 30%; users 1/2 too.
+  # requests quarantine 4/8 and candidates 2/5, above 30%; users 1/2 too.
   with pytest.raises(report_lib.QuarantineLimitError) as error:
     beam_pipeline.run(logs, strict, _paths(str(tmp_path / "o")))
   message = str(error.value)

@@ -1,5 +1,7 @@
 """Tests of the per-request listwise functions: attribution, split, sampling, list and eval-set building."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -103,6 +105,18 @@ class TestSampling:
     exclude = {f"i{k}" for k in range(15)}
     got = _sampler().sample(rng, 10, exclude)
     assert sorted(got) == sorted(f"i{k}" for k in range(15, 20))
+
+  def test_a_long_id_costs_only_its_own_size(self):
+    """No fixed-width copy: 100 ids with one of 1 MB stay near 1 MB."""
+    ids = [f"i{k}" for k in range(99)] + ["x" * 1_000_000]
+    tracemalloc.start()
+    try:
+      sampler = sampling.NegativeSampler(ids, [1] * 100, 0.75, 1.0)
+      _, peak = tracemalloc.get_traced_memory()
+    finally:
+      tracemalloc.stop()
+    assert peak < 20_000_000  # A fixed-width copy took 400 MB.
+    assert list(sampler.item_ids[-2:]) == ["i98", "x" * 1_000_000]
 
   @pytest.mark.parametrize("alpha", [0.75, 0.0])
   def test_distribution_matches_count_power_alpha(self, alpha):

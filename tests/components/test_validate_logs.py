@@ -216,6 +216,31 @@ def test_null_ids(tmp_path):
       ("candidates/part-0.parquet", 0)]
 
 
+def test_ids_over_the_length_limit(tmp_path):
+  long_id = "é" * (contract.MAX_ID_BYTES // 2 + 1)  # 2 bytes per character.
+  world = valid_world()
+  world[USERS][1]["user_id"] = long_id
+  world[REQUESTS][2]["user_history"] = ["i2", "x" * 1_000_000]
+  world[IMPRESSIONS][2]["item_id"] = long_id
+  world[TRANSACTIONS][1]["item_id"] = "i" * contract.MAX_ID_BYTES  # Allowed.
+
+  report = validate_world(tmp_path, world)
+
+  # r3 is quarantined, so its impressions (rows 5, 6) lose their request;
+  # the transaction's item, at the limit, is unknown.
+  assert report.faults == {
+      REQUESTS: {faults.ID_TOO_LONG: 1},
+      USERS: {faults.ID_TOO_LONG: 1},
+      IMPRESSIONS: {faults.ID_TOO_LONG: 1, faults.UNKNOWN_REQUEST: 2},
+      TRANSACTIONS: {faults.UNKNOWN_ITEM: 1},
+  }
+  assert report.examples[REQUESTS][faults.ID_TOO_LONG][0].values == {
+      "request_id": "r3", "user_id": "u1", "user_history": [
+          "i2", "x" * faults.SHOWN_ID_CHARS + "... (1000000 bytes)"]}
+  assert report.examples[USERS][faults.ID_TOO_LONG][0].values == {
+      "user_id": "é" * faults.SHOWN_ID_CHARS + "... (1026 bytes)"}
+
+
 def test_null_values(tmp_path):
   world = valid_world()
   world[USERS][0]["age_bucket"] = None

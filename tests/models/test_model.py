@@ -424,6 +424,28 @@ def test_too_many_candidates_is_an_invalid_argument(transformed, trained):
         candidate_item_ids=tf.constant(too_many), **_request(sets))
 
 
+@pytest.mark.parametrize("name", ["query", "user_history", "age_bucket",
+                                  "purchase_power", "gender",
+                                  "candidate_item_ids"])
+def test_an_input_with_another_batch_size_is_named(transformed, trained,
+                                                   name):
+  """As TF Serving would answer; the local server refuses it before."""
+  args, _ = trained
+  loaded = tf.saved_model.load(args.serving_model_dir)
+  sets = _eval_sets(transformed["eval_sets"])[:1]
+  inputs = {**_request(sets), "candidate_item_ids": tf.constant(
+      [sets[0][f.CAND_ITEM_ID]])}
+  inputs[name] = tf.concat([inputs[name]] * 2, axis=0)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=f"{name} and user_id batch sizes differ"):
+    loaded.signatures[serving.SERVING_DEFAULT](**inputs)
+  if name != "candidate_item_ids":
+    del inputs["candidate_item_ids"]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"{name} and user_id batch sizes differ"):
+      loaded.signatures[serving.QUERY_EMBEDDING](**inputs)
+
+
 def test_item_tower_runs_once_per_distinct_item_with_the_same_result():
   tf.keras.utils.set_random_seed(2)
   hparams = hparams_lib.HParams(feature_dim=8, hidden_dim=16,

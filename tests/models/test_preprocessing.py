@@ -13,6 +13,7 @@ from models import features as f
 from models import preprocessing
 from models import preprocessing_config
 from models import schema as schema_lib
+from models import serving as model_serving
 
 LIST_SIZE = 5
 HISTORY_LENGTH = 3
@@ -299,3 +300,16 @@ def test_config_from_custom_config():
     preprocessing_config.PreprocessingConfig.from_custom_config({"oov": 2})
   with pytest.raises(ValueError, match="num_price_buckets"):
     preprocessing_config.PreprocessingConfig(num_price_buckets=0)
+
+
+def test_vocabulary_tables_are_filled_at_load_not_on_every_call(fitted):
+  _, _, output = fitted
+  layer = output.transform_features_layer()
+  spec = schema_lib.feature_spec(LIST_SIZE, HISTORY_LENGTH)
+  batch = {key: tf.constant([value], spec[key].dtype)
+           for key, value in _instance(TRAIN[0]).items()}
+  transform = tf.function(layer).get_concrete_function(batch)
+  assert model_serving.table_initializers(transform) == []
+  # The traced function still looks every vocabulary up.
+  assert transform(batch)[f.transformed_name(f.ITEM_ID)].numpy().tolist() == [
+      _ids(ITEM_IDS, TRAIN[0][f.ITEM_ID])]

@@ -78,10 +78,46 @@ def test_query_round_trip_then_sigterm_stops_cleanly(serve_process, exported,
   assert "UNAVAILABLE" in capsys.readouterr().err
 
 
+def test_a_second_server_on_the_same_port_is_refused(serve_process,
+                                                    exported):
+  process, target = serve_process
+  second = subprocess.run(
+      [_COARSE_RANK, "serve", "--host", "127.0.0.1", "--port",
+       target.rsplit(":", 1)[1], "--model_base_path",
+       os.path.dirname(exported.export_dir)],
+      capture_output=True, text=True, timeout=120,
+      env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+  assert second.returncode == 2, second.stderr[-3000:]
+  assert f"error: cannot listen on {target}: the port is in use" in (
+      second.stderr)
+  assert process.poll() is None
+  assert cli.main(["query", "--server", target, "--status"]) == 0
+
+
 def test_serve_refuses_a_missing_base_path(tmp_path, capsys):
   assert cli.main(["serve", "--port", "0", "--host", "127.0.0.1",
                    "--model-base-path", str(tmp_path / "missing")]) == 2
   assert "is not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("missing", None, "No such file or directory"),
+    ("folder", "", "Is a directory"),
+    ("binary", b"\xff\xfe\x00", "can't decode byte 0xff"),
+])
+def test_query_refuses_a_candidates_file_it_cannot_read(tmp_path, capsys,
+                                                        name, content,
+                                                        reason):
+  path = tmp_path / name
+  if isinstance(content, bytes):
+    path.write_bytes(content)
+  elif content is not None:
+    path.mkdir()
+  assert cli.main(["query", "--user-id", "u", "--query", "q",
+                   "--candidates-file", str(path)]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: cannot read --candidates-file {path}: ")
+  assert reason in err
 
 
 def test_query_needs_a_request_or_a_mode(capsys):

@@ -87,6 +87,9 @@ def _bad_requests(requests, max_candidates):
        dict(inputs=client_lib.rank_inputs(too_many))),
       ("batch sizes differ", {}, dict(inputs={
           **good, "user_id": np.array([b"a", b"b"], dtype=object)})),
+      ("history batch differs", {}, dict(inputs={
+          **good, "user_history": np.concatenate([good["user_history"]] * 2)
+      })),
       ("unknown output", {}, dict(inputs=good, output_filter=["nope"])),
   ]
 
@@ -104,7 +107,9 @@ _EXPECTED_MESSAGE = {
                    "[?] (rank 1), got [1, 1]",
     "too many candidates": "2001 candidates in 'candidate_item_ids', more "
                            "than the server's limit of 2000",
-    "batch sizes differ": "batch sizes differ",
+    "batch sizes differ": "batch sizes differ: 'user_id' has 2 where the "
+                          "other inputs have 1",
+    "history batch differs": "batch sizes differ: 'user_history' has 2",
     "unknown output": "unknown outputs ['nope']",
 }
 
@@ -123,6 +128,27 @@ def test_bad_requests_are_invalid_arguments(shared_server, requests, case):
     # The server keeps serving.
   with _client(shared_server) as client:
     assert client.rank(requests[0]).model_version == 1
+
+
+@pytest.mark.parametrize("shape, message", [
+    ([1, 2000], "input 'candidate_item_ids' has shape [1, 2000] (2000 "
+                "values) but holds 1000 values"),
+    ([1, -1], "input 'candidate_item_ids' has a negative dimension: "
+              "[1, -1]"),
+])
+def test_malformed_tensors_are_invalid_arguments(shared_server, requests,
+                                                 shape, message):
+  request = client_lib.predict_request(
+      _MODEL, client_lib.rank_inputs(requests[:1]))
+  candidates = request.inputs["candidate_item_ids"]
+  del candidates.tensor_shape.dim[:]
+  for size in shape:
+    candidates.tensor_shape.dim.add().size = size
+  with grpc.insecure_channel(shared_server.target) as channel:
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    code, details = _code(lambda: stub.Predict(request, timeout=30))
+  assert code == grpc.StatusCode.INVALID_ARGUMENT
+  assert details == message
 
 
 def test_metadata_returns_the_signature_defs(shared_server):
@@ -272,6 +298,48 @@ def test_new_version_under_load_loses_no_request(fresh_server, exported,
   with _client(fresh_server) as client:
     assert [(s.version, s.state) for s in client.status()] == [
         (2, "AVAILABLE"), (1, "END")]
+
+
+def test_deleting_the_served_version_while_a_newer_loads_fails_no_request(
+    fresh_server, exported, requests):
+  """4 clients; version 2 is pushed and version 1's folder deleted at once.
+
+  Version 1 keeps answering from memory while version 2 loads: a request
+  reads no file.
+  """
+  stop = threading.Event()
+  deleted = threading.Event()
+  answered_after_delete = []
+  failures = []
+
+  def send(i):
+    with _client(fresh_server, timeout=30) as client:
+      while not stop.is_set():
+        after_delete = deleted.is_set()
+        try:
+          version = client.rank(requests[i % len(requests)]).model_version
+        except grpc.RpcError as e:
+          failures.append((e.code(), e.details()))
+          continue
+        if after_delete:
+          answered_after_delete.append(version)
+
+  threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+  for t in threads:
+    t.start()
+  time.sleep(2)
+  serving_testing.push_version(exported.export_dir, fresh_server.base_path,
+                               2)
+  shutil.rmtree(os.path.join(fresh_server.base_path, "1"))
+  deleted.set()
+  with _client(fresh_server) as client:
+    assert client.wait_until_available(timeout=60, version=2) == 2
+  time.sleep(1)
+  stop.set()
+  for t in threads:
+    t.join()
+  assert not failures
+  assert 1 in answered_after_delete and 2 in answered_after_delete
 
 
 def test_stop_refuses_new_calls_and_finishes_those_in_flight(

@@ -1,6 +1,7 @@
 """Tests of the `coarse-rank` command line: help, generate, validate-logs exit codes."""
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from components.listwise import params as params_lib
 from components.raw_logs import contract as c
 from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
 from tfx_pipeline.cli import flags
 
 SUBCOMMANDS = ("generate", "validate-logs", "build-examples", "serve",
@@ -83,6 +85,57 @@ def test_validate_exit_codes_for_row_and_schema_faults(logs_dir, tmp_path,
   assert cli.main(["validate-logs", broken]) == 2
   err = capsys.readouterr().err
   assert "requests" in err and "part-00000.parquet" in err and "query" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["validate-logs", "{logs}"],
+    ["build-examples", "--logs", "{logs}", "--out", "{out}"],
+    ["run", "--logs", "{logs}", "--output", "{out}"],
+])
+def test_a_table_that_is_a_file_is_a_schema_error(logs_dir, tmp_path, capsys,
+                                                  command):
+  broken = str(tmp_path / "logs")
+  shutil.copytree(logs_dir, broken)
+  shutil.rmtree(os.path.join(broken, c.USERS))
+  open(os.path.join(broken, c.USERS), "w").close()
+  argv = [a.format(logs=broken, out=str(tmp_path / "out")) for a in command]
+  assert cli.main(argv) == 2
+  assert capsys.readouterr().err.strip() == (
+      f"schema error: Raw logs table 'users', file "
+      f"'{os.path.join(broken, c.USERS)}': is a file; a table is a folder of "
+      ".parquet files")
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+  """A folder this process cannot write in: mode 0o555, or for root, whom
+  modes do not stop, a folder of sysfs."""
+  if os.geteuid() == 0:
+    if not os.path.isdir("/sys/kernel"):
+      pytest.skip("running as root without /sys/kernel")
+    yield "/sys/kernel"
+    return
+  folder = tmp_path / "read_only"
+  folder.mkdir()
+  folder.chmod(0o555)
+  yield str(folder)
+  folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", [
+    ["build-examples", "--logs", "{logs}", "--out", "{out}"],
+    ["run", "--logs", "{logs}", "--output", "{out}"],
+    ["demo", "--out", "{out}"],
+])
+@pytest.mark.parametrize("new_folder", [False, True])
+def test_an_output_directory_that_cannot_be_written_is_refused_first(
+    logs_dir, read_only_dir, capsys, command, new_folder):
+  out = os.path.join(read_only_dir, "out") if new_folder else read_only_dir
+  argv = [a.format(logs=logs_dir, out=out) for a in command]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: cannot write to the output directory {out}:")
+  assert len(err.strip().splitlines()) == 1
 
 
 def test_build_examples(logs_dir, tmp_path, capsys):
@@ -171,6 +224,36 @@ def test_report_prints_the_newest_or_a_named_run(pushed, capsys):
   assert "no hitrate metrics of run 99999" in capsys.readouterr().err
   assert cli.main(["report", str(os.path.dirname(run_dir))]) == 2
   assert "no ML Metadata store" in capsys.readouterr().err
+
+
+def _with_blessing(result, blessed: bool):
+  """`result` as if its validator had (not) blessed the model."""
+  runs = [dataclasses.replace(run, properties={
+      uri: {**values, "blessed": int(blessed)}
+      for uri, values in run.properties.items()})
+          if run.component == local_runner.VALIDATOR else run
+          for run in result.components]
+  return dataclasses.replace(result, components=runs)
+
+
+@pytest.mark.parametrize("blessed, require, status", [
+    (True, False, 0), (True, True, 0), (False, False, 0), (False, True, 3)])
+def test_run_exits_3_when_blessing_is_required_and_missing(
+    pushed, monkeypatch, capsys, blessed, require, status):
+  result = _with_blessing(pushed.result, blessed)
+  monkeypatch.setattr(local_runner, "run", lambda *args, **kwargs: result)
+  argv = ["run", "--logs", "unused", "--output", "unused"]
+  assert cli.main(argv + ["--require-blessing"] * require) == status
+  captured = capsys.readouterr()
+  assert "decision on global hitrate@100" in captured.out
+  assert ("not blessed (--require-blessing)" in captured.err) == (
+      status == 3)
+
+
+def test_require_blessing_needs_the_validation(capsys):
+  assert cli.main(["run", "--logs", "unused", "--output", "unused",
+                   "--require-blessing", "--stop-after", "train"]) == 2
+  assert "--require-blessing needs the validation" in capsys.readouterr().err
 
 
 def test_help_imports_no_tensorflow_beam_or_tfx():

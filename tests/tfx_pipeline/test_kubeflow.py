@@ -36,7 +36,7 @@ EXECUTORS = {
     "Transform": "tfx.components.transform.executor.Executor",
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "HitrateValidator": "components.validation.executor.Executor",
-    "Pusher": "tfx.components.pusher.executor.Executor",
+    "Pusher": "components.push.pusher.Executor",
     "UpdateModelsConfig":
         "components.push.component.UpdateModelsConfig_Executor",
 }

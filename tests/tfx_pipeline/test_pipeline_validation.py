@@ -11,6 +11,7 @@ from components.validation import executor as validation_executor
 from components.validation import report as report_lib
 from models import hparams as hparams_lib
 from models import serving
+from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
 from tfx_pipeline.synthetic import config as world_config
@@ -45,7 +46,7 @@ def _versions(root):
 
 
 @pytest.mark.e2e
-def test_only_models_clearing_the_bar_are_pushed(tmp_path):
+def test_only_models_clearing_the_bar_are_pushed(tmp_path, capsys):
   root = str(tmp_path)
   write.write_logs(os.path.join(root, "logs"), world_config.WorldConfig(
       num_requests=3000, num_items=1500, seed=3))
@@ -91,4 +92,17 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path):
   assert any("regresses" in r for r in damaged["reasons"])
   assert damaged["hitrate"]["last_blessed_model"]["global"]["100"] == (
       pytest.approx(trained["hitrate"]["model"]["global"]["100"]))
+  assert _versions(root) == versions
+
+  # The same run from the command line, for CI/CD: exit 3, nothing pushed.
+  assert cli.main([
+      "run", "--logs", os.path.join(root, "logs"), "--output", root,
+      "--require-blessing", "--beam-mode", "in_memory", "--train-steps", "1",
+      "--eval-steps", "2", "--pipeline-name", "validation-test",
+      "--model-learning-rate", "1e-9", "--model-batch-size", "32",
+      "--model-seed", "1", "--threshold", str(THRESHOLD), "--tolerance",
+      "0.02"]) == 3
+  captured = capsys.readouterr()
+  assert "not pushed: the model was not blessed" in captured.out
+  assert "error: the model was not blessed" in captured.err
   assert _versions(root) == versions

@@ -5,12 +5,12 @@ Heavy modules (TensorFlow, Beam, TFX) are imported inside the handlers, so
 """
 
 import argparse
-import logging
 import os
 import sys
 from typing import List, Optional
 
 from tfx_pipeline.cli import ablate
+from tfx_pipeline.cli import console
 from tfx_pipeline.cli import data
 from tfx_pipeline.cli import errors
 from tfx_pipeline.cli import pipeline
@@ -23,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
       description="Coarse ranker for e-commerce search: synthetic logs, "
                   "log validation, the TFX pipeline and serving.")
   parser.add_argument("-v", "--verbose", action="store_true",
-                      help="log debug messages")
+                      help="log every message of this project, "
+                           "TensorFlow, Beam and TFX, down to debug "
+                           "(default: this project's progress and warnings, "
+                           "each TFX component started and finished, and "
+                           "errors)")
   sub = parser.add_subparsers(dest="command", required=True,
                               metavar="COMMAND")
   data.add_parsers(sub)
@@ -37,7 +41,5 @@ def main(argv: Optional[List[str]] = None) -> int:
   os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
   args = build_parser().parse_args(argv)
   args.argv = list(sys.argv[1:] if argv is None else argv)
-  logging.basicConfig(
-      level=logging.DEBUG if args.verbose else logging.INFO,
-      format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+  console.configure(args.verbose)
   return errors.call(args.handler, args)

@@ -6,6 +6,7 @@ import os
 
 from components.listwise import params as params_lib
 from tfx_pipeline.cli import errors
+from tfx_pipeline import outputs
 from tfx_pipeline.cli import flags
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import worlds
@@ -52,6 +53,7 @@ def _build_examples(args: argparse.Namespace) -> int:
   from components.listwise import report as report_lib  # pylint: disable=g-import-not-at-top
 
   params = flags.dataclass_from_args(params_lib.ListwiseParams, args)
+  outputs.check_writable(args.out)
   out = beam_pipeline.OutputPaths(*(
       os.path.join(args.out, name) for name in
       ("train", "eval", "eval_candidates", "quarantine", "report")))
@@ -131,7 +133,8 @@ def add_parsers(sub) -> None:
                   "after -- go to Beam, e.g. -- --runner=DirectRunner "
                   "--direct_running_mode=multi_processing "
                   "--direct_num_workers=2. Exit status: 0 done, 1 quarantine "
-                  "share above the limit, 2 schema error.")
+                  "share above the limit, 2 schema error or an output "
+                  "directory that cannot be written.")
   build.add_argument("--logs", required=True, help="raw logs directory")
   build.add_argument("--out", required=True, help="output directory")
   build.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",

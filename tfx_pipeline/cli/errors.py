@@ -7,6 +7,7 @@ from typing import Callable, Optional, Tuple
 OK = 0
 FAILED = 1  # The work ran and found faults (row faults, quarantine limit).
 USAGE = 2  # Bad arguments, configuration or input schema: nothing ran.
+NOT_BLESSED = 3  # `run --require-blessing`: the run's model was not blessed.
 
 # (module, exception class, exit status, message prefix). A class is looked
 # up only if its module is already imported: an exception of a module that
@@ -17,8 +18,10 @@ _TABLE = (
     ("tfx_pipeline.cli.flags", "UsageError", USAGE, "error"),
     ("tfx_pipeline.synthetic.write", "OutputNotEmptyError", USAGE, "error"),
     ("tfx_pipeline.local_runner", "NoRunError", USAGE, "error"),
+    ("tfx_pipeline.outputs", "OutputDirError", USAGE, "error"),
     ("tfx_pipeline.kubeflow_runner", "CompileError", USAGE, "error"),
     ("serving.config", "ConfigError", USAGE, "error"),
+    ("serving.server", "BindError", USAGE, "error"),
 )
 
 

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 
 from tfx_pipeline import config as config_lib
 from tfx_pipeline.cli import errors
@@ -9,21 +10,41 @@ from tfx_pipeline.cli import flags
 from tfx_pipeline.synthetic import config as world_config
 
 
+def _push_line(result) -> str:
+  """What became of the run's model: pushed, already serving, or not."""
+  if result.pushed_version is None:
+    return "not pushed: the model was not blessed"
+  if result.already_pushed:
+    return (f"not pushed again: {result.pushed_version} already holds this "
+            "model")
+  return f"pushed to {result.pushed_version}"
+
+
 def _run(args: argparse.Namespace) -> int:
   from components.validation import report  # pylint: disable=g-import-not-at-top
   from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
 
   config = flags.config_from_args(args)
+  if args.require_blessing and not config.runs(config_lib.VALIDATE):
+    raise flags.UsageError(
+        f"--require-blessing needs the validation, but the run stops after "
+        f"{config.stop_after}")
   result = local_runner.run(config, args.logs, args.output,
                             flags.beam_args_from(args),
                             enable_cache=not args.no_cache)
-  if config.runs(config_lib.VALIDATE):
-    print(report.format_report(report.load(result.metrics), result.metrics))
-  else:
+  if not config.runs(config_lib.VALIDATE):
     print(f"stopped after {config.stop_after}; outputs:")
     for run in result.components:
       for key, uris in sorted(run.outputs.items()):
         print(f"  {run.component}.{key}: {', '.join(uris)}")
+    return errors.OK
+  print(report.format_report(report.load(result.metrics), result.metrics))
+  if config.runs(config_lib.PUSH):
+    print(_push_line(result))
+  if args.require_blessing and not result.blessed:
+    print("error: the model was not blessed (--require-blessing)",
+          file=sys.stderr)
+    return errors.NOT_BLESSED
   return errors.OK
 
 
@@ -86,13 +107,21 @@ def add_parsers(sub) -> None:
                   "(artifacts), metadata.sqlite (ML Metadata) and serving/ "
                   "(pushed models, models.config). A second run reuses the "
                   "results of unchanged components (a changed or new log "
-                  "file is seen). Arguments after -- go to Beam. Exit "
-                  "status: 0 done, 1 quarantine share above the limit, 2 "
-                  "bad arguments or a schema error in the logs.")
+                  "file is seen) and pushes no model the newest version "
+                  "already holds. Arguments after -- go to Beam.",
+      epilog="exit status: 0 done, whether the model was blessed or not "
+             "(the report and the last line say which); 1 quarantine share "
+             "above the limit, or a component failed (with its traceback); "
+             "2 bad arguments, a schema error in the logs or an output "
+             "directory that cannot be written, before any work; 3 the "
+             "model was not blessed, with --require-blessing.")
   run.add_argument("--logs", required=True, help="raw logs directory")
   run.add_argument("--output", required=True, help="output directory")
   run.add_argument("--no-cache", action="store_true",
                    help="rerun every component")
+  run.add_argument("--require-blessing", action="store_true",
+                   help="exit 3 when the run's model is not blessed (for "
+                        "CI/CD: fail the job)")
   flags.add_beam_flags(run)
   flags.add_config_flags(run)
   run.set_defaults(handler=_run)

@@ -20,11 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
       configs, port=args.port, host=args.host, max_workers=args.max_workers,
       poll_seconds=args.file_system_poll_wait_seconds,
       max_candidates=args.max_candidates)
-  try:
-    port = server.start()
-  except RuntimeError as e:  # grpc cannot bind the address.
-    raise flags.UsageError(
-        f"cannot listen on {args.host}:{args.port}: {e}") from e
+  port = server.start()
   print(f"serving {', '.join(c.name for c in configs)} on "
         f"{args.host}:{port}", flush=True)
   server_lib.serve_until_signalled(server, args.grace_seconds)
@@ -34,8 +30,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _candidates(args: argparse.Namespace) -> List[str]:
   if args.candidates_file:
-    with open(args.candidates_file) as f:
-      return [line.strip() for line in f if line.strip()]
+    try:
+      with open(args.candidates_file, encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+      raise flags.UsageError(
+          f"cannot read --candidates-file {args.candidates_file}: "
+          f"{getattr(e, 'strerror', None) or e}") from e
   return [c for value in args.candidates or () for c in value.split(",") if c]
 
 
@@ -100,7 +101,7 @@ def add_parsers(sub) -> None:
                   "keeps the old one. Flags mirror tensorflow_model_server, "
                   "which production runs instead (serving/k8s/). Stops "
                   "gracefully on SIGTERM or SIGINT. Exit status: 0 stopped, "
-                  "2 bad configuration.")
+                  "2 bad configuration or the port is in use.")
   serve.add_argument("--port", type=int, default=8500,
                      help="gRPC port, 0 for any free one "
                           "(default: %(default)s)")
@@ -144,7 +145,8 @@ def add_parsers(sub) -> None:
                   "one is AVAILABLE: a health check), or with --metadata "
                   "the signatures. Exit status: 0 done, 1 the server "
                   "refused the call (or, with --status, no version is "
-                  "available), 2 bad arguments.")
+                  "available), 2 bad arguments or an unreadable "
+                  "--candidates-file.")
   query.add_argument("--server", default="localhost:8500",
                      help="host:port of the gRPC server "
                           "(default: %(default)s)")
@@ -159,7 +161,7 @@ def add_parsers(sub) -> None:
   query.add_argument("--candidates", nargs="+", metavar="ITEM_ID",
                      help="candidate item ids (space or comma separated)")
   query.add_argument("--candidates-file",
-                     help="file with one candidate item id per line")
+                     help="UTF-8 file with one candidate item id per line")
   query.add_argument("--history", nargs="*", metavar="ITEM_ID",
                      help="items the user bought before, newest first")
   query.add_argument("--age-bucket", type=int, default=-1,

@@ -1,0 +1,109 @@
+"""Signature.decode on a small signature: every input's dtype, shape, number of values and batch size is checked before the call."""
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2
+
+from serving import errors
+from serving import signature as signature_lib
+
+_INPUTS = {"user_id": tf.TensorSpec([None], tf.string, name="user_id"),
+           "age": tf.TensorSpec([None], tf.int64, name="age"),
+           "history": tf.TensorSpec([None, None], tf.string, name="history")}
+
+
+class _Sizes(tf.Module):
+
+  @tf.function(input_signature=[_INPUTS["user_id"], _INPUTS["age"],
+                                _INPUTS["history"]])
+  def sizes(self, user_id, age, history):
+    return {"n": tf.size(user_id) + tf.size(age) + tf.size(history)}
+
+
+@pytest.fixture(scope="module")
+def signature(tmp_path_factory):
+  """A signature as a loaded SavedModel has it: inputs by name."""
+  path = str(tmp_path_factory.mktemp("sizes"))
+  module = _Sizes()
+  tf.saved_model.save(module, path, signatures={"s": module.sizes})
+  return signature_lib.Signature("s", tf.saved_model.load(path).signatures["s"])
+
+
+def _good(batch=1):
+  return {"user_id": tf.make_tensor_proto([b"u"] * batch),
+          "age": tf.make_tensor_proto(np.arange(batch, dtype=np.int64)),
+          "history": tf.make_tensor_proto([[b"a", b"b"]] * batch)}
+
+
+def _refused(signature, tensors):
+  with pytest.raises(errors.ServingError) as error:
+    signature.decode(tensors)
+  assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+  return error.value.message
+
+
+def test_a_valid_request_decodes(signature):
+  inputs = signature.decode(_good(batch=2))
+  assert inputs["history"].shape == (2, 2)
+  assert signature.run(inputs)["n"] == 8
+
+
+@pytest.mark.parametrize("name", sorted(_INPUTS))
+def test_an_input_with_another_batch_size_is_named(signature, name):
+  tensors = {**_good(batch=1), name: _good(batch=2)[name]}
+  message = _refused(signature, tensors)
+  assert message.startswith(f"batch sizes differ: {name!r} has 2 where the "
+                            "other inputs have 1")
+
+
+def _with_shape(proto, shape):
+  proto = tensor_pb2.TensorProto.FromString(proto.SerializeToString())
+  del proto.tensor_shape.dim[:]
+  for size in shape:
+    proto.tensor_shape.dim.add().size = size
+  return proto
+
+
+@pytest.mark.parametrize("name, shape, held", [
+    ("history", [1, 3], "holds 2 values"),  # TF would repeat b"b".
+    ("history", [1, 1], "holds 2 values"),
+    ("user_id", [0], "holds 1 values"),
+    ("age", [2], "holds 1 values"),
+])
+def test_a_shape_that_disagrees_with_the_values_is_refused(signature, name,
+                                                           shape, held):
+  tensors = {**_good(), name: _with_shape(_good()[name], shape)}
+  message = _refused(signature, tensors)
+  assert f"input {name!r} has shape" in message and held in message
+
+
+def _int64s(shape, values=(), content=b""):
+  proto = tensor_pb2.TensorProto(dtype=tf.int64.as_datatype_enum,
+                                 int64_val=values, tensor_content=content)
+  return _with_shape(proto, shape)
+
+
+def test_int64_values_are_counted_in_either_encoding(signature):
+  for age in (_int64s([1], values=[7, 8]),
+              _int64s([1], content=np.array([7, 8], np.int64).tobytes())):
+    assert "holds 2 values" in _refused(signature, {**_good(), "age": age})
+  for age in (_int64s([1], values=[7]),
+              _int64s([1], content=np.array([7], np.int64).tobytes())):
+    assert signature.decode({**_good(), "age": age})["age"].numpy() == [7]
+
+
+def test_content_that_is_not_whole_values_is_refused(signature):
+  age = _int64s([1], content=np.array([7], np.int64).tobytes()[:5])
+  assert "bytes that are not whole values" in _refused(
+      signature, {**_good(), "age": age})
+
+
+@pytest.mark.parametrize("shape", [[1, -1], [-1, 2], [1, -2]])
+def test_a_negative_dimension_is_refused(signature, shape):
+  # NumPy would infer a -1 from the values: [1, -1] would become [1, 2].
+  tensors = {**_good(), "history": _with_shape(_good()["history"], shape)}
+  assert _refused(signature, tensors) == (
+      "input 'history' has a negative dimension: "
+      f"[{', '.join(map(str, shape))}]")
