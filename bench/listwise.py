@@ -38,8 +38,7 @@ logs, out, mode, workers = sys.argv[1:5]
 options = PipelineOptions(["--runner=DirectRunner",
                            f"--direct_running_mode={mode}",
                            f"--direct_num_workers={workers}"])
-paths = beam_pipeline.OutputPaths(*(f"{out}/{n}" for n in (
-    "train", "eval", "eval_candidates", "quarantine", "report")))
+paths = beam_pipeline.OutputPaths.under(out)
 report = beam_pipeline.run(logs, params.ListwiseParams(), paths,
                            lambda: beam.Pipeline(options=options))
 print(json.dumps(report))
@@ -69,9 +68,7 @@ def _bench(requests: int, mode: str, workers: int, tmp: str) -> dict:
   params = params_lib.ListwiseParams()
 
   out_dir = os.path.join(tmp, f"beam{requests}")
-  out = beam_pipeline.OutputPaths(*(
-      os.path.join(out_dir, n)
-      for n in ("train", "eval", "eval_candidates", "quarantine", "report")))
+  out = beam_pipeline.OutputPaths.under(out_dir)
   start = time.perf_counter()
   report = _run_beam(logs, out_dir, mode, workers)
   beam_s = time.perf_counter() - start
@@ -80,8 +77,8 @@ def _bench(requests: int, mode: str, workers: int, tmp: str) -> dict:
   ref = reference.build_reference(logs, params)
   ref_s = time.perf_counter() - start
 
-  agree = (sorted(ref.examples["train"]) == _records(out.train)
-           and sorted(ref.examples["eval"]) == _records(out.eval)
+  agree = (all(sorted(ref.examples[split]) == _records(out.split(split))
+               for split in ref.examples)
            and sorted(ref.eval_candidates) == _records(out.eval_candidates)
            and ref.report == report)
   return {"requests": requests, "reference_s": ref_s, "beam_s": beam_s,

@@ -156,6 +156,19 @@ def _latencies_ms(serve, request: Dict[str, tf.Tensor],
   return np.array(out)
 
 
+# Positive-integer flags: name, default, meaning.
+_COUNTS = (
+    ("steps", 300, "timed train steps per model per round"),
+    ("rounds", 3, "timing rounds, model order alternating"),
+    ("warmup-steps", 20, "untimed steps per model, tracing included"),
+    ("batch-size", hparams_lib.HParams().batch_size,
+     "lists per batch, both models"),
+    ("cached-batches", 32, "transformed batches held in memory and cycled"),
+    ("candidates", 1_000, "candidates of the timed serving request"),
+    ("calls", 200, "timed serving_default calls"),
+)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n", maxsplit=1)[0])
@@ -166,21 +179,9 @@ def main() -> None:
   parser.add_argument("--output", default=None,
                       help="pipeline output directory, reused if it holds a "
                            "run of the same logs (default: a temporary one)")
-  parser.add_argument("--steps", type=flags.positive_int, default=300,
-                      help="timed train steps per model per round")
-  parser.add_argument("--rounds", type=flags.positive_int, default=3,
-                      help="timing rounds, model order alternating")
-  parser.add_argument("--warmup-steps", type=flags.positive_int, default=20,
-                      help="untimed steps per model, tracing included")
-  parser.add_argument("--batch-size", type=flags.positive_int,
-                      default=hparams_lib.HParams().batch_size,
-                      help="lists per batch, both models")
-  parser.add_argument("--cached-batches", type=flags.positive_int, default=32,
-                      help="transformed batches held in memory and cycled")
-  parser.add_argument("--candidates", type=flags.positive_int, default=1_000,
-                      help="candidates of the timed serving request")
-  parser.add_argument("--calls", type=flags.positive_int, default=200,
-                      help="timed serving_default calls")
+  for name, default, meaning in _COUNTS:
+    parser.add_argument(f"--{name}", type=flags.positive_int, default=default,
+                        help=f"{meaning} (default: %(default)s)")
   parser.add_argument("--seed", type=int, default=0)
   flags.add_beam_flags(parser)
   args = parser.parse_args()
@@ -213,8 +214,9 @@ def main() -> None:
 
     export_dir = os.path.join(tmp, "serving")
     serving.export(models[names[0]], tf_transform_output, hparams,
-                   trainer.item_attributes(_dataset(
-                       pattern, tf_transform_output, 1024)), export_dir)
+                   trainer.read_catalog([pattern],
+                                        trainer.local_data_accessor(),
+                                        tf_transform_output), export_dir)
     serve = tf.saved_model.load(export_dir).signatures[
         serving.SERVING_DEFAULT]
     latencies = _latencies_ms(

@@ -13,7 +13,8 @@ from models.layers import towers
 
 # Transformed features read by the query tower and by the item tower.
 QUERY_FEATURES = tuple(map(f.transformed_name, towers.QUERY_FEATURES))
-ITEM_FEATURES = tuple(map(f.transformed_name, towers.ITEM_FEATURES))
+ITEM_FEATURES = tuple(map(f.transformed_name, towers.ITEM_FEATURES
+                          + towers.ITEM_DENSE_FEATURES))
 
 
 def click_pairs(inputs: Mapping[str, tf.Tensor]
@@ -64,13 +65,14 @@ class RetrievalBaseline(two_tower.TwoTowerModel):
   def call(self, inputs: Mapping[str, tf.Tensor],
            training: bool = False) -> tf.Tensor:
     """Scores `[batch, list_size]` of the lists' items, <q, i> / temperature."""
-    return self.score(self.query_tower(inputs), self.item_tower(inputs))
+    return self.score(self.query_tower(inputs, training=training),
+                      self.item_tower(inputs, training=training))
 
   def compute_loss(self, inputs: Mapping[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
     queries, items = click_pairs(inputs)
-    query_embeddings = self.query_tower(queries)
-    item_embeddings = self.item_tower(items)
+    query_embeddings = self.query_tower(queries, training=training)
+    item_embeddings = self.item_tower(items, training=training)
     return tf.cond(
         tf.shape(query_embeddings)[0] > 0,
         lambda: self.task(query_embeddings, item_embeddings),

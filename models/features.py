@@ -26,11 +26,17 @@ FINE_SCORE = "fine_score"
 FINE_SCORE_MASK = "fine_score_mask"
 # log of the sampling probability of a random negative; 0 for other entries.
 SAMPLING_LOG_Q = "sampling_log_q"
+# The item's exposures, clicks and in-search purchases over the train split's
+# requests; in a train list, without the list's own request (leave one out).
+ITEM_EXPOSURES = "item_exposures"
+ITEM_CLICKS = "item_clicks"
+ITEM_PURCHASES = "item_purchases"
+ITEM_STATS = (ITEM_EXPOSURES, ITEM_CLICKS, ITEM_PURCHASES)
 SAMPLE_TYPE = "sample_type"
 MASK = "mask"
 
 LIST_STRING_FEATURES = (ITEM_ID, CATEGORY, BRAND)
-LIST_FLOAT_FEATURES = (PRICE, FINE_SCORE, SAMPLING_LOG_Q)
+LIST_FLOAT_FEATURES = (PRICE, FINE_SCORE, SAMPLING_LOG_Q) + ITEM_STATS
 LIST_INT_FEATURES = (LABEL_EXPOSURE, LABEL_CLICK, LABEL_PURCHASE,
                      FINE_SCORE_MASK, SAMPLE_TYPE, MASK)
 
@@ -54,12 +60,15 @@ SAMPLE_EXPOSED = 1
 SAMPLE_UNEXPOSED = 2
 SAMPLE_OUT_OF_SCENE = 3
 SAMPLE_RANDOM = 4
+# An item of the catalog split (no request; every label 0).
+SAMPLE_CATALOG = 5
 SAMPLE_TYPE_NAMES = {
     SAMPLE_PAD: "pad",
     SAMPLE_EXPOSED: "exposed",
     SAMPLE_UNEXPOSED: "unexposed",
     SAMPLE_OUT_OF_SCENE: "out_of_scene_purchase",
     SAMPLE_RANDOM: "random_negative",
+    SAMPLE_CATALOG: "catalog",
 }
 
 # Evaluation examples: one per eval request, variable-length candidate lists
@@ -88,6 +97,20 @@ EVAL_INT_FEATURES = CONTEXT_INT_FEATURES + (
 # Transformed features (outputs of the Transform preprocessing_fn).
 QUERY_TOKENS = "query_tokens"
 PRICE_BUCKET = "price_bucket"
+# Quantile buckets of the item statistics: log exposures, smoothed CTR
+# (clicks per exposure) and smoothed CVR (purchases per click).
+EXPOSURE_BUCKET = "exposure_bucket"
+CTR_BUCKET = "ctr_bucket"
+CVR_BUCKET = "cvr_bucket"
+# The same statistics as numbers, 0 for an item without any: log(1 +
+# exposures) over its train maximum, and log(rate / overall rate) of the
+# smoothed CTR and CVR.
+EXPOSURE_SCORE = "exposure_score"
+CTR_SCORE = "ctr_score"
+CVR_SCORE = "cvr_score"
+# The raw item id, passed through Transform so the export can key every
+# catalog item's embedding by its id.
+ITEM_KEY = "item_key"
 
 # Transform vocabularies (`vocab_filename`), looked up by the model and
 # serving. The list's item ids and the user history share ITEM_VOCAB, so an

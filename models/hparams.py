@@ -8,6 +8,10 @@ from models import features as f
 
 # Key of the hyperparameters inside the Trainer's custom_config.
 CUSTOM_CONFIG_KEY = "hparams"
+# What may choose the checkpoint (HParams.checkpoint_metric).
+CHECKPOINT_METRICS = ("loss", "purchase_ndcg_at_10", "purchase_hitrate_at_10")
+# Key of the number of trials inside the Tuner's custom_config.
+MAX_TRIALS_KEY = "max_trials"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +25,17 @@ class HParams:
     temperature: score s = <q, i> / temperature (embeddings are L2-normed).
     learning_rate: Adam learning rate.
     batch_size: lists per training batch.
+    embedding_l2: l2 penalty on every embedding table (0: none); rare ids
+      then stay near zero and the item's attributes and statistics carry it.
+    dropout: dropout rate of the towers' hidden layers in training.
+    checkpoints: training is evaluated on the validation split this many
+      times, evenly spaced; the exported weights are those with the best
+      `checkpoint_metric` (1: the end of training).
+    checkpoint_metric: what chooses the checkpoint: "loss" (lowest
+      validation loss) or a ranking metric of the task on the validation
+      lists, "purchase_ndcg_at_10" or "purchase_hitrate_at_10" (highest).
+      The loss keeps rising while the ranking still improves, so the
+      ranking metric is the closer to the blessing's hitrate.
     w_exposure, w_click, w_purchase: weights of the listwise softmax loss of
       each objective.
     w_distillation: weight of the listwise distillation loss.
@@ -47,6 +62,11 @@ class HParams:
   temperature: float = 0.05
   learning_rate: float = 0.005
   batch_size: int = 64
+  embedding_l2: float = 0.0
+  dropout: float = 0.0
+  checkpoints: int = 1
+  checkpoint_metric: str = dataclasses.field(
+      default="loss", metadata={"choices": CHECKPOINT_METRICS})
   w_exposure: float = 0.2
   w_click: float = 0.5
   w_purchase: float = 1.0
@@ -64,7 +84,13 @@ class HParams:
 
   def __post_init__(self):
     checks.at_least(self, 1, "embedding_dim", "feature_dim", "hidden_dim",
-                    "batch_size", "top_k", "max_candidates")
+                    "batch_size", "checkpoints", "top_k", "max_candidates")
+    checks.at_least(self, 0, "embedding_l2")
+    checks.in_range(self, 0, 1, "dropout", include_high=False)
+    if self.checkpoint_metric not in CHECKPOINT_METRICS:
+      raise ValueError(f"checkpoint_metric must be one of "
+                       f"{list(CHECKPOINT_METRICS)}, got "
+                       f"{self.checkpoint_metric!r}")
     checks.positive(self, "temperature", "learning_rate",
                     "distillation_temperature")
     checks.at_least(self, 0, "w_exposure", "w_click", "w_purchase",

@@ -24,29 +24,37 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
         log_q_correction=hparams.log_q_correction,
         excluded_sample_types=hparams.excluded_sample_types)
 
-  def list_item_embeddings(self, inputs) -> tf.Tensor:
+  def list_item_embeddings(self, inputs, training: bool = False
+                           ) -> tf.Tensor:
     """Item embeddings of the lists, `[batch, list_size, dim]`.
 
-    The item tower runs once per distinct item id of the batch (items repeat
-    across lists, and item attributes are per item), then the embeddings are
-    gathered back into the lists.
+    The item tower runs once per distinct combination of item features in
+    the batch (items repeat across lists), then the embeddings are gathered
+    back into the lists.
     """
     ids = inputs[f.transformed_name(f.ITEM_ID)]
-    flat = tf.reshape(ids, [-1])
-    unique, index = tf.unique(flat)
-    first = tf.math.unsorted_segment_min(tf.range(tf.size(flat)), index,
-                                         tf.size(unique))
-    features = {f.transformed_name(key): tf.gather(
-        tf.reshape(inputs[f.transformed_name(key)], [-1]), first)
-                for key in towers.ITEM_FEATURES}
-    embeddings = tf.gather(self.item_tower(features), index)
+    keys = [f.transformed_name(key) for key in towers.ITEM_FEATURES]
+    dense_keys = [f.transformed_name(key)
+                  for key in towers.ITEM_DENSE_FEATURES]
+    flat = lambda key: tf.reshape(inputs[key], [-1])
+    # Float features join the key by their bits, so equal rows are found.
+    rows = tf.stack([flat(k) for k in keys] + [
+        tf.cast(tf.bitcast(tf.cast(flat(k), tf.float32), tf.int32),
+                tf.int64) for k in dense_keys], axis=1)
+    unique, index = tf.raw_ops.UniqueV2(x=rows, axis=[0])
+    columns = tf.unstack(unique, num=len(keys) + len(dense_keys), axis=1)
+    features = dict(zip(keys, columns))
+    features.update({k: tf.bitcast(tf.cast(c, tf.int32), tf.float32)
+                     for k, c in zip(dense_keys, columns[len(keys):])})
+    embeddings = tf.gather(self.item_tower(features, training=training),
+                           index)
     return tf.reshape(embeddings,
                       tf.concat([tf.shape(ids), [-1]], axis=0))
 
   def call(self, inputs, training: bool = False) -> tf.Tensor:
     """Scores of the lists' items, `[batch, list_size]`."""
-    return self.score(self.query_tower(inputs),
-                      self.list_item_embeddings(inputs))
+    return self.score(self.query_tower(inputs, training=training),
+                      self.list_item_embeddings(inputs, training))
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
     return self.task(inputs, self(inputs, training=training),

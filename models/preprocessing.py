@@ -120,12 +120,12 @@ def query_tokens(query: tf.Tensor, max_tokens: int) -> tf.Tensor:
                           shape=[None, max_tokens])
 
 
-def _price_buckets(price: tf.Tensor, mask: tf.Tensor,
-                   num_buckets: int) -> tf.Tensor:
-  """Quantile buckets 1..num_buckets of valid prices, 0 for padding.
+def _quantile_buckets(values: tf.Tensor, mask: tf.Tensor,
+                      num_buckets: int) -> tf.Tensor:
+  """Quantile buckets 1..num_buckets of valid entries, 0 for padding.
 
   Args:
-    price: float `[batch, list_size]`.
+    values: float `[batch, list_size]`.
     mask: int `[batch, list_size]`, 1 for a valid entry.
     num_buckets: number of quantile buckets.
 
@@ -133,15 +133,83 @@ def _price_buckets(price: tf.Tensor, mask: tf.Tensor,
     int64 `[batch, list_size]`.
   """
   valid = tf.equal(mask, 1)
-  boundaries = tft.quantiles(tf.boolean_mask(price, valid), num_buckets,
+  boundaries = tft.quantiles(tf.boolean_mask(values, valid), num_buckets,
                              epsilon=min(1.0 / num_buckets, 0.01))
-  # An extra lowest boundary below every real price, with padding set to
-  # -inf: padding falls into bucket 0, valid prices into 1..num_buckets.
+  # An extra lowest boundary below every real value, with padding set to
+  # -inf: padding falls into bucket 0, valid values into 1..num_buckets.
   lowest = tf.constant([[tf.float32.min]], boundaries.dtype)
   boundaries = tf.concat([lowest, boundaries], axis=1)
   return tft.apply_buckets(
-      tf.where(valid, price, tf.fill(tf.shape(price), -float("inf"))),
+      tf.where(valid, values, tf.fill(tf.shape(values), -float("inf"))),
       boundaries)
+
+
+def _train_total(x: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:
+  """Σ x over the valid entries the analyzers see (the train split)."""
+  return tft.sum(tf.boolean_mask(tf.cast(x, tf.float32), valid))
+
+
+def smoothed_rate(numerator: tf.Tensor, denominator: tf.Tensor,
+                  mask: tf.Tensor, prior_strength: float
+                  ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """(numerator + m r) / (denominator + m), r = Σ numerator / Σ denominator.
+
+  The sums run over the valid entries the analyzers see (the train split).
+
+  Args:
+    numerator, denominator: float `[batch, list_size]` counts.
+    mask: int `[batch, list_size]`, 1 for a valid entry.
+    prior_strength: m, in pseudo-counts of the denominator.
+
+  Returns:
+    The smoothed rates, float32 `[batch, list_size]`, and r (a scalar).
+  """
+  valid = tf.equal(mask, 1)
+  prior = (_train_total(numerator, valid)
+           / tf.maximum(_train_total(denominator, valid), 1.0))
+  rate = ((tf.cast(numerator, tf.float32) + prior_strength * prior)
+          / (tf.cast(denominator, tf.float32) + prior_strength))
+  return rate, prior
+
+
+def item_statistics(inputs: Mapping[str, tf.Tensor],
+                    config: preprocessing_config.PreprocessingConfig
+                    ) -> Dict[str, tf.Tensor]:
+  """The item statistics as bucket ids and as numbers.
+
+  Args:
+    inputs: raw `item_exposures`, `item_clicks`, `item_purchases` and
+      `mask`, `[batch, list_size]`.
+    config: the bucket count and the rates' prior strength.
+
+  Returns:
+    EXPOSURE_BUCKET, CTR_BUCKET, CVR_BUCKET: quantile buckets of log
+    exposures, smoothed CTR and smoothed CVR, int64 `[batch, list_size]`, 0
+    for padding. EXPOSURE_SCORE: log(1 + exposures) / log(1 + the train
+    maximum); CTR_SCORE, CVR_SCORE: log(smoothed rate / overall rate);
+    float32 `[batch, list_size]`, 0 for padding and for an item without
+    statistics.
+  """
+  mask = inputs[f.MASK]
+  valid = tf.equal(mask, 1)
+  exposures, clicks, purchases = (inputs[k] for k in f.ITEM_STATS)
+  log_exposures = tf.math.log1p(tf.maximum(exposures, 0.0))
+  ctr, ctr_prior = smoothed_rate(clicks, exposures, mask,
+                                 config.rate_prior_strength)
+  cvr, cvr_prior = smoothed_rate(purchases, clicks, mask,
+                                 config.rate_prior_strength)
+  most = tft.max(tf.boolean_mask(log_exposures, valid))
+  scores = {
+      f.EXPOSURE_SCORE: log_exposures / tf.maximum(most, 1.0),
+      f.CTR_SCORE: tf.math.log(ctr / tf.maximum(ctr_prior, 1e-9)),
+      f.CVR_SCORE: tf.math.log(cvr / tf.maximum(cvr_prior, 1e-9)),
+  }
+  out = {key: tf.where(valid, value, tf.zeros_like(value))
+         for key, value in scores.items()}
+  for key, value in ((f.EXPOSURE_BUCKET, log_exposures),
+                     (f.CTR_BUCKET, ctr), (f.CVR_BUCKET, cvr)):
+    out[key] = _quantile_buckets(value, mask, config.num_stat_buckets)
+  return out
 
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor],
@@ -162,11 +230,13 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     Features named `features.transformed_name(key)`: `user_id`, `gender`,
     `age_bucket`, `purchase_power` `[batch]`; `query_tokens`
     `[batch, max_query_tokens]`; `user_history` `[batch, history_length]`;
-    `item_id`, `category`, `brand`, `price_bucket` and the passed-through
-    labels, mask, fine score, fine-score mask and sample type
-    `[batch, list_size]`.
+    `item_id`, `category`, `brand`, `price_bucket`, the item statistics
+    (`item_statistics`), the raw `item_key`
+    (strings) and the passed-through labels, mask, fine score, fine-score
+    mask and sample type `[batch, list_size]`.
   """
-  config = preprocessing_config.PreprocessingConfig.from_custom_config(custom_config)
+  config = preprocessing_config.PreprocessingConfig.from_custom_config(
+      custom_config)
   out = {}
   items, history = _vocabulary_ids(
       [inputs[f.ITEM_ID], inputs[f.USER_HISTORY]], f.ITEM_VOCAB, config)
@@ -184,8 +254,11 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
   # Unknown (-1, or any negative value) becomes 0, known values shift by 1.
   for key in _PROFILE_INTS:
     out[f.transformed_name(key)] = tf.maximum(_scalar(inputs[key]) + 1, 0)
-  out[f.transformed_name(f.PRICE_BUCKET)] = _price_buckets(
+  out[f.transformed_name(f.PRICE_BUCKET)] = _quantile_buckets(
       inputs[f.PRICE], inputs[f.MASK], config.num_price_buckets)
+  for key, value in item_statistics(inputs, config).items():
+    out[f.transformed_name(key)] = value
+  out[f.transformed_name(f.ITEM_KEY)] = inputs[f.ITEM_ID]
   for key in _PASS_THROUGH:
     out[f.transformed_name(key)] = inputs[key]
   return out

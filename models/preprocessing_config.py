@@ -18,16 +18,26 @@ class PreprocessingConfig:
     num_price_buckets: price quantile buckets, fitted on valid entries only.
     max_query_tokens: queries are split on whitespace, then truncated or
       padded with "" to this many tokens.
+    num_stat_buckets: quantile buckets of each item statistic (log
+      exposures, smoothed CTR, smoothed CVR), fitted on valid entries.
+    rate_prior_strength: m of the smoothed rates: CTR = (clicks + m r) /
+      (exposures + m), with r the train split's overall click rate (CVR
+      likewise, purchases per click), so an item seen a few times is
+      close to the average rather than at 0 or 1.
   """
 
   num_oov_buckets: int = 10
   min_frequency: int = 1
   num_price_buckets: int = 10
   max_query_tokens: int = 8
+  num_stat_buckets: int = 10
+  rate_prior_strength: float = 20.0
 
   def __post_init__(self):
     checks.at_least(self, 1, "num_oov_buckets", "min_frequency",
-                    "num_price_buckets", "max_query_tokens")
+                    "num_price_buckets", "max_query_tokens",
+                    "num_stat_buckets")
+    checks.positive(self, "rate_prior_strength")
 
   @classmethod
   def from_custom_config(

@@ -10,15 +10,15 @@ Signatures (DESIGN section 7; B requests, N candidates, H history items):
   query_embedding: the context inputs -> query_embedding float32 [B, dim].
   item_embedding: item_ids string [N] -> item_embedding float32 [N, dim].
 
-The Transform graph turns the raw context into ids; candidate ids are looked
-up in Transform's item vocabulary with the same id scheme. Every id (known
-items, out-of-vocabulary buckets) has its embedding computed at export, so
-serving does no item-tower work: an unknown item gets the embedding of its
-hashed out-of-vocabulary bucket, never an error.
+The Transform graph turns the raw context into ids. Every catalog item's
+embedding is computed at export, from its id, attributes and statistics
+(models/catalog.py), and found at serving by its raw id, so a request does no
+item-tower work: an id outside the catalog gets the embedding of its hashed
+out-of-vocabulary bucket, never an error.
 """
 
 import os
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -26,10 +26,9 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
+from models import catalog as catalog_lib
 from models import features as f
 from models import hparams as hparams_lib
-from models import preprocessing
-from models import model as model_lib
 from models import two_tower
 
 SERVING_DEFAULT = "serving_default"
@@ -52,10 +51,6 @@ CONTEXT_INPUTS = {
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 WARMUP_CANDIDATES = 100
 
-# item id -> (category id, brand id, price bucket) after Transform.
-ItemAttributes = Mapping[int, Tuple[int, int, int]]
-
-
 def _spec(dtype, rank, name):
   return tf.TensorSpec([None] * rank, dtype, name=name)
 
@@ -69,54 +64,23 @@ def _same_batch(inputs: Mapping[str, tf.Tensor]) -> List[tf.Operation]:
           for name, value in sorted(inputs.items()) if name != f.USER_ID]
 
 
-def item_embedding_table(model: model_lib.CoarseRankingModel, num_ids: int,
-                         attributes: ItemAttributes,
-                         batch_size: int = 4096) -> np.ndarray:
-  """Embeddings of every item id, `[num_ids, dim]`; row PAD_ID is zeros.
-
-  Ids without attributes (out-of-vocabulary buckets, items never seen in a
-  training list) use padding attributes: their embedding comes from the id
-  alone.
-  """
-  ids = np.arange(num_ids, dtype=np.int64)
-  attrs = np.zeros((num_ids, 3), dtype=np.int64)
-  for item, values in attributes.items():
-    if 0 <= item < num_ids:
-      attrs[item] = values
-  rows = []
-  for start in range(0, num_ids, batch_size):
-    end = min(start + batch_size, num_ids)
-    rows.append(model.item_tower({
-        f.transformed_name(f.ITEM_ID): ids[start:end],
-        f.transformed_name(f.CATEGORY): attrs[start:end, 0],
-        f.transformed_name(f.BRAND): attrs[start:end, 1],
-        f.transformed_name(f.PRICE_BUCKET): attrs[start:end, 2],
-    }).numpy())
-  table = np.concatenate(rows, axis=0)
-  table[f.PAD_ID] = 0.0
-  return table
-
-
 class ServingModule(tf.Module):
-  """Holds the Transform layer, the query tower and the item table."""
+  """Holds the Transform layer, the query tower and the catalog's table."""
 
-  def __init__(self, model: model_lib.CoarseRankingModel, tf_transform_output,
-               item_table: np.ndarray, hparams: hparams_lib.HParams):
+  def __init__(self, model: two_tower.TwoTowerModel, tf_transform_output,
+               items: catalog_lib.Catalog, hparams: hparams_lib.HParams):
     super().__init__()
     self._transform = tf_transform_output.transform_features_layer()
     self._query_tower = model.query_tower
     self._temperature = model.temperature
-    self._item_table = tf.Variable(item_table, trainable=False,
-                                   name="item_embeddings")
+    num_oov = _num_oov_buckets(tf_transform_output)
+    self._item_table = tf.Variable(
+        catalog_lib.embedding_table(model.item_tower, items, num_oov),
+        trainable=False, name="item_embeddings")
+    self._catalog = catalog_lib.CatalogLookup(items.item_ids, num_oov)
     raw_spec = tf_transform_output.raw_feature_spec()
     self._raw_spec = raw_spec
-    self._list_size = int(raw_spec[f.ITEM_ID].shape[0])
     self._history_length = int(raw_spec[f.USER_HISTORY].shape[0])
-    vocab_size = tf_transform_output.vocabulary_size_by_name(f.ITEM_VOCAB)
-    self._num_oov = item_table.shape[0] - 1 - vocab_size
-    self._vocab_asset = tf.saved_model.Asset(
-        tf_transform_output.vocabulary_file_by_name(f.ITEM_VOCAB))
-    self._item_vocab = preprocessing.vocabulary_table(self._vocab_asset)
     self._top_k = hparams.top_k
     self._max_candidates = hparams.max_candidates
 
@@ -144,8 +108,7 @@ class ServingModule(tf.Module):
     return self._query_tower(self._transform(self._raw_features(context)))
 
   def _items(self, item_ids: tf.Tensor) -> tf.Tensor:
-    ids = preprocessing.lookup_ids(self._item_vocab, item_ids, self._num_oov)
-    return tf.gather(self._item_table, ids)
+    return tf.gather(self._item_table, self._catalog.rows(item_ids))
 
   def serve(self, user_id, query, user_history, age_bucket, purchase_power,
             gender, candidate_item_ids) -> Dict[str, tf.Tensor]:
@@ -246,18 +209,23 @@ def write_warmup_requests(
   return path
 
 
-def export(model: model_lib.CoarseRankingModel, tf_transform_output,
-           hparams: hparams_lib.HParams, attributes: ItemAttributes,
+def _num_oov_buckets(tf_transform_output) -> int:
+  """Out-of-vocabulary ids of the item vocabulary (ids 1..num_oov)."""
+  num_ids = int(tf_transform_output.num_buckets_for_transformed_feature(
+      f.transformed_name(f.ITEM_ID)))
+  return num_ids - 1 - tf_transform_output.vocabulary_size_by_name(
+      f.ITEM_VOCAB)
+
+
+def export(model: two_tower.TwoTowerModel, tf_transform_output,
+           hparams: hparams_lib.HParams, items: catalog_lib.Catalog,
            export_dir: str) -> None:
   """Writes the SavedModel with its signatures and warmup requests.
 
   Raises:
     ValueError: a signature would fill a lookup table on every call.
   """
-  num_ids = int(tf_transform_output.num_buckets_for_transformed_feature(
-      f.transformed_name(f.ITEM_ID)))
-  table = item_embedding_table(model, num_ids, attributes)
-  module = ServingModule(model, tf_transform_output, table, hparams)
+  module = ServingModule(model, tf_transform_output, items, hparams)
   functions = signatures(module)
   for name, function in functions.items():
     initializers = table_initializers(function)
@@ -267,8 +235,5 @@ def export(model: model_lib.CoarseRankingModel, tf_transform_output,
           f"({', '.join(initializers)}): create tables outside traced "
           "functions so the SavedModel initialises them once at load")
   tf.saved_model.save(module, export_dir, signatures=functions)
-  with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(
-      f.ITEM_VOCAB)) as vocab:
-    items = [line.rstrip("\n") for _, line in zip(range(WARMUP_CANDIDATES),
-                                                   vocab)]
-  write_warmup_requests(export_dir, [warmup_request(items)])
+  write_warmup_requests(export_dir, [warmup_request(
+      [i.decode() for i in items.item_ids[:WARMUP_CANDIDATES]])])

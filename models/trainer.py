@@ -1,9 +1,10 @@
 """The TFX Trainer entry point: run_fn trains the coarse ranker and exports its SavedModel."""
 
+import dataclasses
 import json
 import logging
 import os
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -11,6 +12,8 @@ from tfx.components.trainer import fn_args_utils
 from tfx_bsl.public import tfxio
 
 from models import baseline
+from models import best_checkpoint
+from models import catalog
 from models import features as f
 from models import hparams as hparams_lib
 from models import model as model_lib
@@ -31,22 +34,14 @@ def input_fn(file_pattern: List[str],
       tf_transform_output.transformed_metadata.schema)
 
 
-def item_attributes(dataset: tf.data.Dataset
-                    ) -> Dict[int, Tuple[int, int, int]]:
-  """Item id -> (category, brand, price bucket) ids seen in the lists.
-
-  Args:
-    dataset: one pass over transformed examples with `[batch, list_size]`
-      item attribute features and the mask.
-  """
-  out: Dict[int, Tuple[int, int, int]] = {}
-  for batch in dataset:
-    valid = batch[f.transformed_name(f.MASK)].numpy().reshape(-1) == 1
-    columns = [batch[f.transformed_name(k)].numpy().reshape(-1)[valid]
-               for k in towers.ITEM_FEATURES]
-    for item, category, brand, price in zip(*columns):
-      out.setdefault(int(item), (int(category), int(brand), int(price)))
-  return out
+def read_catalog(train_files: List[str],
+                 data_accessor: fn_args_utils.DataAccessor,
+                 tf_transform_output: tft.TFTransformOutput
+                 ) -> catalog.Catalog:
+  """The transformed catalog split beside the train split (catalog.py)."""
+  return catalog.read_catalog(input_fn(
+      [catalog.split_pattern(train_files[0])], data_accessor,
+      tf_transform_output, batch_size=1024, shuffle=False, num_epochs=1))
 
 
 def build_model(tf_transform_output: tft.TFTransformOutput,
@@ -60,8 +55,9 @@ def build_model(tf_transform_output: tft.TFTransformOutput,
 BuildFn = Callable[[tft.TFTransformOutput, hparams_lib.HParams],
                    tf.keras.Model]
 
-# Written to the Trainer's model_run directory: the losses at the end of
-# training on `eval_steps` batches of each split.
+# Written to the Trainer's model_run directory: the chosen checkpoint, its
+# losses on `eval_steps` batches of the train and validation splits, and the
+# validation loss at every checkpoint.
 TRAINING_SUMMARY_FILE = "training_summary.json"
 
 
@@ -86,19 +82,30 @@ def read_training_summary(model_run_dir: str) -> Dict[str, float]:
     return json.loads(f.read())
 
 
-def train_and_export(fn_args: fn_args_utils.FnArgs,
-                     build_fn: BuildFn) -> None:
-  """Trains the model `build_fn` returns and exports its serving model.
+def _transform_dir(fn_args: fn_args_utils.FnArgs) -> str:
+  """The Transform graph's folder (the Tuner names it transform_graph_path)."""
+  return fn_args.transform_output or fn_args.transform_graph_path
 
-  Hyperparameters come from `custom_config` (see hparams.HParams);
-  TensorBoard logs go to `model_run_dir`, the SavedModel to
-  `serving_model_dir`. The model needs `query_tower`, `item_tower` and
-  `temperature` for the export.
-  """
+
+def hparams_of(fn_args: fn_args_utils.FnArgs) -> hparams_lib.HParams:
+  """HParams of `custom_config`, with the Tuner's best values on top."""
   hparams = hparams_lib.HParams.from_custom_config(fn_args.custom_config)
-  logging.info("training with %s", hparams)
+  tuned = getattr(fn_args, "hyperparameters", None)
+  if tuned:
+    from models import tuner  # pylint: disable=g-import-not-at-top
+    hparams = tuner.apply(hparams, tuner.values_of(tuned))
+  return hparams
+
+
+def fit(fn_args: fn_args_utils.FnArgs, build_fn: BuildFn,
+        hparams: hparams_lib.HParams, callbacks=()):
+  """Trains `build_fn`'s model; keeps the checkpoint of lowest val loss.
+
+  Returns:
+    (model with the best checkpoint's weights, training summary).
+  """
   tf.keras.utils.set_random_seed(hparams.seed)
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  tf_transform_output = tft.TFTransformOutput(_transform_dir(fn_args))
   train = input_fn(fn_args.train_files, fn_args.data_accessor,
                    tf_transform_output, hparams.batch_size, shuffle=True,
                    seed=hparams.seed)
@@ -106,21 +113,54 @@ def train_and_export(fn_args: fn_args_utils.FnArgs,
                         tf_transform_output, hparams.batch_size,
                         shuffle=False)
   model = build_fn(tf_transform_output, hparams)
-  model.fit(train, epochs=1, steps_per_epoch=fn_args.train_steps,
+  checkpoints = min(hparams.checkpoints, fn_args.train_steps)
+  steps = fn_args.train_steps // checkpoints
+  best = best_checkpoint.BestCheckpoint(
+      steps, monitor=f"val_{hparams.checkpoint_metric}")
+  model.fit(train, epochs=checkpoints, steps_per_epoch=steps,
             validation_data=evaluation, validation_steps=fn_args.eval_steps,
-            callbacks=[tf.keras.callbacks.TensorBoard(
-                log_dir=fn_args.model_run_dir, update_freq=50)],
+            callbacks=[best, *callbacks],
             verbose=0)  # The losses are logged below and in TensorBoard.
-  summary = {"train_steps": fn_args.train_steps,
+  last = {"last_train_loss": _loss(model, train, fn_args.eval_steps),
+          "last_val_loss": _loss(model, evaluation, fn_args.eval_steps)}
+  best.restore()
+  summary = {"train_steps": steps * checkpoints,
+             "chosen_step": best.best_step,
+             "checkpoint_metric": hparams.checkpoint_metric,
+             "checkpoint_value": best.best_value,
              "train_loss": _loss(model, train, fn_args.eval_steps),
-             "val_loss": _loss(model, evaluation, fn_args.eval_steps)}
-  logging.info("losses at the end of training: %s", summary)
-  write_training_summary(fn_args.model_run_dir, summary)
-  attributes = item_attributes(input_fn(
-      fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-      batch_size=1024, shuffle=False, num_epochs=1))
-  logging.info("exporting with %d catalog items", len(attributes))
-  serving.export(model, tf_transform_output, hparams, attributes,
+             "val_loss": _loss(model, evaluation, fn_args.eval_steps),
+             **last, "by_step": best.history}
+  logging.info("kept the checkpoint of step %d of %d by validation %s "
+               "(validation loss %.4f there, %.4f at the end)",
+               best.best_step, summary["train_steps"],
+               hparams.checkpoint_metric, summary["val_loss"],
+               last["last_val_loss"])
+  return model, summary
+
+
+def train_and_export(fn_args: fn_args_utils.FnArgs,
+                     build_fn: BuildFn) -> None:
+  """Trains the model `build_fn` returns and exports its serving model.
+
+  Hyperparameters come from `custom_config` (see hparams.HParams) and, when
+  the pipeline tunes, the Tuner's best values; TensorBoard logs and the
+  training summary go to `model_run_dir`, the SavedModel to
+  `serving_model_dir`. The model needs `query_tower`, `item_tower` and
+  `temperature` for the export.
+  """
+  hparams = hparams_of(fn_args)
+  logging.info("training with %s", hparams)
+  model, summary = fit(fn_args, build_fn, hparams, [
+      tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
+                                     update_freq=50)])
+  write_training_summary(fn_args.model_run_dir,
+                         {**summary, "hparams": dataclasses.asdict(hparams)})
+  tf_transform_output = tft.TFTransformOutput(_transform_dir(fn_args))
+  items = read_catalog(fn_args.train_files, fn_args.data_accessor,
+                       tf_transform_output)
+  logging.info("exporting with %d catalog items", len(items))
+  serving.export(model, tf_transform_output, hparams, items,
                  fn_args.serving_model_dir)
 
 

@@ -37,6 +37,21 @@ class ReferenceOutput:
   report: dict
 
 
+def _train_item_stats(impressions: pd.DataFrame, train_requests: set
+                      ) -> Dict[str, tuple]:
+  """(exposures, clicks, purchases) per item over the train requests.
+
+  A request counts an item once, with the OR of its impressions' flags.
+  """
+  rows = impressions[impressions[c.REQUEST_ID].isin(train_requests)]
+  flags = [c.EXPOSED, c.CLICKED, c.PURCHASED]
+  per_request = rows.groupby([c.REQUEST_ID, c.ITEM_ID])[flags].any()
+  per_request = per_request[per_request.any(axis=1)].astype(int)
+  totals = per_request.groupby(level=c.ITEM_ID).sum()
+  return {item: tuple(int(v) for v in row)
+          for item, row in zip(totals.index, totals.to_numpy())}
+
+
 class _Counts:
 
   def __init__(self):
@@ -164,6 +179,16 @@ def _request_data(requests, users, impressions, candidates, attributed):
   return out
 
 
+def _of_requests(table: str, read: Dict[str, pd.DataFrame],
+                 requests: pd.DataFrame, counts: "_Counts") -> pd.DataFrame:
+  """`table`'s rows in file order; those of no known request quarantined."""
+  frame = read[table].sort_values([_FILE, _ROW], kind="stable")
+  return _drop(table, frame,
+               ~frame[c.REQUEST_ID].isin(set(requests[c.REQUEST_ID])
+                                         ).to_numpy(),
+               faults.UNKNOWN_REQUEST, counts)
+
+
 def build_reference(logs_dir: str,
                     params: params_lib.ListwiseParams) -> ReferenceOutput:
   """Runs the whole listwise transformation in this process."""
@@ -185,21 +210,13 @@ def build_reference(logs_dir: str,
   attributed = _attribute(requests, transactions,
                           params.attribution_window_s, counts)
 
-  impressions = read[c.IMPRESSIONS].sort_values([_FILE, _ROW], kind="stable")
-  impressions = _drop(
-      c.IMPRESSIONS, impressions,
-      ~impressions[c.REQUEST_ID].isin(set(requests[c.REQUEST_ID])).to_numpy(),
-      faults.UNKNOWN_REQUEST, counts)
+  impressions = _of_requests(c.IMPRESSIONS, read, requests, counts)
   with_impressions = set(impressions[c.REQUEST_ID])
   requests = _drop(
       c.REQUESTS, requests,
       ~requests[c.REQUEST_ID].isin(with_impressions).to_numpy(),
       faults.EMPTY_REQUEST, counts)
-  candidates = read[c.CANDIDATES].sort_values([_FILE, _ROW], kind="stable")
-  candidates = _drop(
-      c.CANDIDATES, candidates,
-      ~candidates[c.REQUEST_ID].isin(set(requests[c.REQUEST_ID])).to_numpy(),
-      faults.UNKNOWN_REQUEST, counts)
+  candidates = _of_requests(c.CANDIDATES, read, requests, counts)
   for table, frame in ((c.ITEMS, items), (c.USERS, users),
                        (c.TRANSACTIONS, transactions),
                        (c.REQUESTS, requests), (c.IMPRESSIONS, impressions),
@@ -208,25 +225,24 @@ def build_reference(logs_dir: str,
 
   data = _request_data(requests, users, impressions, candidates, attributed)
   minutes = collections.Counter(split_lib.minute_of(d.ts) for d in data)
-  cut = split_lib.eval_cut_ts(minutes, params.eval_share)
-  exposures = collections.Counter()
-  for d in data:
-    if split_lib.split_of(d.ts, cut) == split_lib.TRAIN:
-      exposures.update(lists.exposed_items(d))
+  cuts = split_lib.cuts(minutes, params.eval_share, params.valid_share)
+  item_stats = _train_item_stats(impressions, {
+      d.request_id for d in data if cuts.split_of(d.ts) == split_lib.TRAIN})
   catalog = {item: (cat, brand, float(price)) for item, cat, brand, price in
              zip(items[c.ITEM_ID], items[c.CATEGORY], items[c.BRAND],
                  items[c.PRICE])}
   ids = list(catalog)
-  item_counts = [exposures.get(i, 0) for i in ids]
+  item_counts = [item_stats.get(i, (0,))[0] for i in ids]
   negatives = sampling.NegativeSampler(ids, item_counts, params.alpha,
                                        params.count_smoothing)
   uniform = sampling.NegativeSampler(ids, item_counts, 0.0, 1.0)
 
-  examples = {s: [] for s in split_lib.SPLITS}
+  examples = {s: [] for s in (*split_lib.SPLITS, split_lib.CATALOG)}
   eval_sets = []
   for d in data:
-    values, stats = lists.build_list(d, catalog, negatives, params)
-    split = split_lib.split_of(d.ts, cut)
+    split = cuts.split_of(d.ts)
+    values, stats = lists.build_list(d, catalog, negatives, params,
+                                     item_stats, split == split_lib.TRAIN)
     counts.add(report_lib.LISTS, split, 1)
     counts.add(report_lib.LISTS, "merged_duplicate_impressions",
                stats.merged_impressions)
@@ -234,10 +250,15 @@ def build_reference(logs_dir: str,
     examples[split].append(encode.train_example(values))
     if split == split_lib.EVAL:
       eval_sets.append(encode.eval_example(
-          lists.build_eval_candidates(d, uniform, exposures, params)))
+          lists.build_eval_candidates(d, uniform, item_stats, params)))
+  examples[split_lib.CATALOG] = [
+      encode.train_example(v)
+      for v in lists.catalog_lists(catalog, item_stats, params)]
+  counts.add(report_lib.LISTS, split_lib.CATALOG,
+             len(examples[split_lib.CATALOG]))
   quarantine = (pd.concat(counts.quarantine, ignore_index=True)
                 if counts.quarantine else
                 pd.DataFrame(columns=["table", "file", "row", "reason"]))
   return ReferenceOutput(examples, eval_sets, quarantine,
-                         report_lib.build_report(counts.values.items(), cut))
+                         report_lib.build_report(counts.values.items(), cuts))
 

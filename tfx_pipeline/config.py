@@ -23,6 +23,7 @@ STAGES = (EXAMPLES, TRANSFORM, TRAIN, VALIDATE, PUSH)
 RUN_FN = "models.trainer.run_fn"
 BASELINE_RUN_FN = "models.trainer.baseline_run_fn"
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+TUNER_FN = "models.tuner.tuner_fn"
 DEFAULT_PIPELINE_NAME = "coarse-rank"
 DEFAULT_MODEL_NAME = serving.DEFAULT_MODEL_NAME
 # Local Beam runs: DirectRunner with worker processes, or in one process.
@@ -88,6 +89,11 @@ class PipelineConfig:
       the TFRS retrieval baseline).
     preprocessing_fn: dotted path of Transform's preprocessing_fn.
     stop_after: the last stage that runs, one of STAGES.
+    tune: run the Tuner (KerasTuner random search over
+      models/tuner.py:SEARCH_SPACE) before training; the Trainer starts from
+      the best trial's values.
+    tune_trials: trials of the search.
+    tune_train_steps: training steps of each trial.
     pipeline_name: the pipeline's name (and ML Metadata context).
     model_name: the served model's name: blessed models are pushed to
       `<serving_dir>/<model_name>/<version>`.
@@ -103,11 +109,15 @@ class PipelineConfig:
   preprocessing_fn: str = PREPROCESSING_FN
   stop_after: str = dataclasses.field(default=PUSH,
                                       metadata={"choices": STAGES})
+  tune: bool = False
+  tune_trials: int = 6
+  tune_train_steps: int = 500
   pipeline_name: str = DEFAULT_PIPELINE_NAME
   model_name: str = DEFAULT_MODEL_NAME
 
   def __post_init__(self):
-    checks.at_least(self, 1, "train_steps", "eval_steps")
+    checks.at_least(self, 1, "train_steps", "eval_steps", "tune_trials",
+                    "tune_train_steps")
     if self.stop_after not in STAGES:
       raise ValueError(f"stop_after must be one of {list(STAGES)}, got "
                        f"{self.stop_after!r}")

@@ -7,10 +7,12 @@ from typing import List, Optional
 from tfx import v1 as tfx
 
 from components.listwise import component as listwise_component
+from components.listwise import split as split_lib
 from components.push import component as push_component
 from components.push import pusher as pusher_lib
 from components.schema import component as schema_component
 from components.validation import component as validation_component
+from models import hparams as hparams_lib
 from tfx_pipeline import config as config_lib
 
 
@@ -25,10 +27,11 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
   """The pipeline, up to `config.stop_after`.
 
-  ListwiseExampleGen -> ListwiseSchemaGen -> Transform -> Trainer ->
-  (last blessed model) -> HitrateValidator -> Pusher -> UpdateModelsConfig.
-  The Pusher is TFX's, except that it does not push a model again that the
-  newest pushed version already holds (components/push/pusher.py).
+  ListwiseExampleGen -> ListwiseSchemaGen -> Transform -> (Tuner) ->
+  Trainer -> (last blessed model) -> HitrateValidator -> Pusher ->
+  UpdateModelsConfig. The Pusher is TFX's, except that it does not push a
+  model again that the newest pushed version already holds
+  (components/push/pusher.py).
 
   Args:
     config: every setting of the run.
@@ -55,13 +58,29 @@ def create_pipeline(
         custom_config=dataclasses.asdict(config.preprocessing))
     components += [schema, transform]
   if config.runs(config_lib.TRAIN):
+    hyperparameters = None
+    if config.tune:
+      tuner = tfx.components.Tuner(
+          tuner_fn=config_lib.TUNER_FN,
+          examples=transform.outputs["transformed_examples"],
+          transform_graph=transform.outputs["transform_graph"],
+          schema=schema.outputs["schema"],
+          train_args=tfx.proto.TrainArgs(num_steps=config.tune_train_steps),
+          eval_args=tfx.proto.EvalArgs(splits=[split_lib.VALID],
+                                       num_steps=config.eval_steps),
+          custom_config={**config.hparams.to_custom_config(),
+                         hparams_lib.MAX_TRIALS_KEY: config.tune_trials})
+      hyperparameters = tuner.outputs["best_hyperparameters"]
+      components.append(tuner)
     trainer = tfx.components.Trainer(
         run_fn=config.run_fn,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"],
+        hyperparameters=hyperparameters,
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
+        eval_args=tfx.proto.EvalArgs(splits=[split_lib.VALID],
+                                     num_steps=config.eval_steps),
         custom_config=config.hparams.to_custom_config())
     components.append(trainer)
   if config.runs(config_lib.VALIDATE):

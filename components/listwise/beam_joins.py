@@ -112,18 +112,24 @@ def minute_of_request(data: lists.RequestData):
   return split_lib.minute_of(data.ts), 1
 
 
-def train_exposures(data: lists.RequestData, cut_ts: int):
-  """(item_id, 1) for each item exposed in a train request (once per request)."""
-  if split_lib.split_of(data.ts, cut_ts) == split_lib.TRAIN:
-    for item in lists.exposed_items(data):
-      yield item, 1
+def train_item_stats(data: lists.RequestData, cuts: split_lib.Cuts):
+  """(item_id, (exposed, clicked, purchased)) of a train request's items."""
+  if cuts.split_of(data.ts) == split_lib.TRAIN:
+    yield from lists.request_item_stats(data).items()
+
+
+def catalog_examples(catalog: lists.Catalog, item_stats: lists.ItemStats,
+                     params: params_lib.ListwiseParams):
+  """The catalog split's serialized examples (lists.catalog_lists)."""
+  for values in lists.catalog_lists(catalog, item_stats, params):
+    yield encode.train_example(values)
 
 
 class BuildExamples(beam.DoFn):
   """RequestData -> (split, serialized list example); EVAL_CANDIDATES too.
 
-  Side inputs: the catalog (item_id -> features), the train exposure counts
-  and the eval cut. Samplers are built once per worker per side input.
+  Side inputs: the catalog (item_id -> features), the train item statistics
+  and the split cuts. Samplers are built once per worker per side input.
   """
 
   def __init__(self, params: params_lib.ListwiseParams):
@@ -131,22 +137,23 @@ class BuildExamples(beam.DoFn):
     self._source = None
     self._samplers = None
 
-  def _get_samplers(self, catalog, exposures):
+  def _get_samplers(self, catalog, item_stats):
     if (self._source is None or self._source[0] is not catalog
-        or self._source[1] is not exposures):
+        or self._source[1] is not item_stats):
       ids = list(catalog)
-      counts = [exposures.get(i, 0) for i in ids]
+      counts = [item_stats.get(i, (0,))[0] for i in ids]
       self._samplers = (
           sampling.NegativeSampler(ids, counts, self._params.alpha,
                                    self._params.count_smoothing),
           sampling.NegativeSampler(ids, counts, 0.0, 1.0))
-      self._source = (catalog, exposures)
+      self._source = (catalog, item_stats)
     return self._samplers
 
-  def process(self, data: lists.RequestData, catalog, exposures, cut_ts):
-    negatives, uniform = self._get_samplers(catalog, exposures)
-    values, stats = lists.build_list(data, catalog, negatives, self._params)
-    split = split_lib.split_of(data.ts, cut_ts)
+  def process(self, data: lists.RequestData, catalog, item_stats, cuts):
+    negatives, uniform = self._get_samplers(catalog, item_stats)
+    split = cuts.split_of(data.ts)
+    values, stats = lists.build_list(data, catalog, negatives, self._params,
+                                     item_stats, split == split_lib.TRAIN)
     yield count(report_lib.LISTS, split)
     if stats.merged_impressions:
       yield count(report_lib.LISTS, "merged_duplicate_impressions",
@@ -155,7 +162,7 @@ class BuildExamples(beam.DoFn):
       yield count(report_lib.LISTS, "truncated_items", stats.truncated_items)
     yield split, encode.train_example(values)
     if split == split_lib.EVAL:
-      eval_values = lists.build_eval_candidates(data, uniform, exposures,
+      eval_values = lists.build_eval_candidates(data, uniform, item_stats,
                                                 self._params)
       yield beam.pvalue.TaggedOutput(EVAL_CANDIDATES,
                                      encode.eval_example(eval_values))

@@ -14,6 +14,7 @@ import pyarrow as pa
 from components import beam_direct
 from components.listwise import beam_joins
 from components.listwise import beam_rows
+from components.listwise import lists
 from components.listwise import params as params_lib
 from components.listwise import report as report_lib
 from components.listwise import split as split_lib
@@ -29,10 +30,21 @@ REPORT_FILE = "report.json"
 class OutputPaths:
   """Where the graph writes: one folder per split, quarantine, report."""
   train: str
+  valid: str
   eval: str
+  catalog: str
   eval_candidates: str
   quarantine: str
   report: str
+
+  @classmethod
+  def under(cls, root: str) -> "OutputPaths":
+    """Every output in a folder of its own name under `root`."""
+    return cls(**{field.name: os.path.join(root, field.name)
+                  for field in dataclasses.fields(cls)})
+
+  def split(self, name: str) -> str:
+    return getattr(self, name)
 
 
 def _read(p: beam.Pipeline, logs_dir: str, table: str,
@@ -121,33 +133,45 @@ def build(p: beam.Pipeline, logs_dir: str,
           beam_rows.QUARANTINE, beam_rows.COUNTS, main="rows"))
   request_data = collect(joined)
 
-  cut = (request_data
-         | "Minute" >> beam.Map(beam_joins.minute_of_request)
-         | "CountPerMinute" >> beam.CombinePerKey(sum)
-         | "MinuteCounts" >> beam.combiners.ToDict()
-         | "EvalCut" >> beam.Map(split_lib.eval_cut_ts, params.eval_share))
-  cut_side = beam.pvalue.AsSingleton(cut)
-  exposures = (request_data
-               | "TrainExposures" >> beam.FlatMap(beam_joins.train_exposures,
-                                                  cut_side)
-               | "SumExposures" >> beam.CombinePerKey(sum)
-               | "ExposureCounts" >> beam.combiners.ToDict())
+  cuts = (request_data
+          | "Minute" >> beam.Map(beam_joins.minute_of_request)
+          | "CountPerMinute" >> beam.CombinePerKey(sum)
+          | "MinuteCounts" >> beam.combiners.ToDict()
+          | "Cuts" >> beam.Map(split_lib.cuts, params.eval_share,
+                               params.valid_share))
+  cuts_side = beam.pvalue.AsSingleton(cuts)
+  item_stats = beam.pvalue.AsSingleton(
+      request_data
+      | "TrainItemStats" >> beam.FlatMap(beam_joins.train_item_stats,
+                                         cuts_side)
+      | "SumItemStats" >> beam.CombinePerKey(lists.sum_stats)
+      | "ItemStats" >> beam.combiners.ToDict())
 
   built = (request_data
            | "BuildExamples" >> beam.ParDo(
                beam_joins.BuildExamples(params),
-               beam.pvalue.AsSingleton(catalog),
-               beam.pvalue.AsSingleton(exposures), cut_side).with_outputs(
+               beam.pvalue.AsSingleton(catalog), item_stats,
+               cuts_side).with_outputs(
                    beam_joins.EVAL_CANDIDATES, beam_rows.COUNTS,
                    main="examples"))
   counts.append(built[beam_rows.COUNTS])
-  for split, path in ((split_lib.TRAIN, out.train),
-                      (split_lib.EVAL, out.eval)):
+  for split in split_lib.SPLITS:
     (built["examples"]
      | f"Select{split}" >> beam.Filter(lambda kv, s=split: kv[0] == s)
      | f"Value{split}" >> beam.Values()
      | f"Write{split}" >> beam.io.WriteToTFRecord(
-         os.path.join(path, EXAMPLES_FILE), file_name_suffix=".gz"))
+         os.path.join(out.split(split), EXAMPLES_FILE),
+         file_name_suffix=".gz"))
+  catalog_lists = (catalog
+                   | "CatalogLists" >> beam.FlatMap(
+                       beam_joins.catalog_examples, item_stats, params))
+  _ = (catalog_lists
+       | "WriteCatalog" >> beam.io.WriteToTFRecord(
+           os.path.join(out.catalog, EXAMPLES_FILE), file_name_suffix=".gz"))
+  counts.append(catalog_lists
+                | "CountCatalogLists" >> beam.combiners.Count.Globally()
+                | "CatalogCount" >> beam.Map(
+                    lambda n: ((report_lib.LISTS, split_lib.CATALOG), n)))
   _ = (built[beam_joins.EVAL_CANDIDATES]
        | "WriteEvalCandidates" >> beam.io.WriteToTFRecord(
            os.path.join(out.eval_candidates, EXAMPLES_FILE),
@@ -164,8 +188,8 @@ def build(p: beam.Pipeline, logs_dir: str,
        | "SumCounts" >> beam.CombinePerKey(sum)
        | "AllCounts" >> beam.combiners.ToList()
        | "Report" >> beam.Map(
-           lambda rows, cut_ts: report_lib.dumps(
-               report_lib.build_report(rows, cut_ts)), cut_side)
+           lambda rows, split_cuts: report_lib.dumps(
+               report_lib.build_report(rows, split_cuts)), cuts_side)
        | "WriteReport" >> beam.io.WriteToText(
            os.path.join(out.report, REPORT_FILE), shard_name_template=""))
 

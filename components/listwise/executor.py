@@ -30,8 +30,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     self._log_startup(input_dict, output_dict, exec_properties)
     params = params_lib.ListwiseParams.from_json(exec_properties[PARAMS_KEY])
     examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
+    example_splits = (*split_lib.SPLITS, split_lib.CATALOG)
     examples.split_names = artifact_utils.encode_split_names(
-        list(split_lib.SPLITS))
+        list(example_splits))
     eval_sets = artifact_utils.get_single_instance(
         output_dict[EVAL_CANDIDATES_KEY])
     eval_sets.split_names = artifact_utils.encode_split_names(
@@ -39,8 +40,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     report_artifact = artifact_utils.get_single_instance(
         output_dict[REPORT_KEY])
     out = beam_pipeline.OutputPaths(
-        train=artifact_utils.get_split_uri([examples], split_lib.TRAIN),
-        eval=artifact_utils.get_split_uri([examples], split_lib.EVAL),
+        **{split: artifact_utils.get_split_uri([examples], split)
+           for split in example_splits},
         eval_candidates=artifact_utils.get_split_uri([eval_sets],
                                                      split_lib.EVAL),
         quarantine=os.path.join(report_artifact.uri, QUARANTINE_DIR),

@@ -1,7 +1,8 @@
 """Builds one request's listwise training list and its evaluation candidate set."""
 
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import (Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 from components.listwise import params as params_lib
 from components.listwise import sampling
@@ -10,6 +11,9 @@ from models import features as f
 # item_id -> (category, brand, price).
 Catalog = Mapping[str, Tuple[str, str, float]]
 _UNKNOWN_ITEM = (f.PAD_STRING, f.PAD_STRING, f.PAD_FLOAT)
+# item_id -> (exposures, clicks, in-search purchases) over train requests.
+ItemStats = Mapping[str, Tuple[int, int, int]]
+_NO_STATS = (0, 0, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +80,35 @@ def exposed_items(req: RequestData) -> List[str]:
   return [item for item, imp in merged.items() if imp.exposed]
 
 
+def request_item_stats(req: RequestData) -> Dict[str, Tuple[int, int, int]]:
+  """What a request adds to its items' statistics: (exposed, clicked,
+  purchased) per merged impression that was exposed, clicked or purchased."""
+  merged, _ = merge_impressions(req.impressions)
+  return {item: (int(imp.exposed), int(imp.clicked), int(imp.purchased))
+          for item, imp in merged.items()
+          if imp.exposed or imp.clicked or imp.purchased}
+
+
+def sum_stats(values: Iterable[Tuple[int, int, int]]) -> Tuple[int, int, int]:
+  """Element-wise sum of (exposures, clicks, purchases) tuples."""
+  totals = [0, 0, 0]
+  for value in values:
+    for k in range(3):
+      totals[k] += value[k]
+  return tuple(totals)
+
+
+def _stats_features(items: Sequence[str], stats: ItemStats,
+                    own: Mapping[str, Tuple[int, int, int]], pad: int
+                    ) -> Dict[str, List[float]]:
+  """ITEM_STATS values of `items`, less `own` (the list's own request)."""
+  rows = [[s - o for s, o in zip(stats.get(item, _NO_STATS),
+                                 own.get(item, _NO_STATS))]
+          for item in items]
+  return {key: [float(row[k]) for row in rows] + [f.PAD_FLOAT] * pad
+          for k, key in enumerate(f.ITEM_STATS)}
+
+
 def context_features(req: RequestData,
                      params: params_lib.ListwiseParams) -> dict:
   history = list(req.history)[:params.history_length]
@@ -90,13 +123,18 @@ def context_features(req: RequestData,
 
 def build_list(req: RequestData, catalog: Catalog,
                sampler: sampling.NegativeSampler,
-               params: params_lib.ListwiseParams) -> Tuple[dict, ListStats]:
+               params: params_lib.ListwiseParams,
+               item_stats: ItemStats, in_train: bool
+               ) -> Tuple[dict, ListStats]:
   """The training list of a request, padded to `params.list_size`.
 
   Entries, in priority order: exposed items by position; attributed
   out-of-scene purchases not exposed; up to M unexposed impressions; R random
   catalog negatives (with the log of their sampling probability, for the
-  logQ correction). Labels obey purchase => click => exposure.
+  logQ correction). Labels obey purchase => click => exposure. Each entry
+  carries its item's train statistics; the list of a train request leaves
+  the request's own impressions out of them (`in_train`), so no label is a
+  feature of itself.
 
   Returns:
     (feature name -> list of values, stats). List features have
@@ -157,12 +195,43 @@ def build_list(req: RequestData, catalog: Catalog,
       else f.PAD_FLOAT for e in entries] + [f.PAD_FLOAT] * pad
   out[f.SAMPLE_TYPE] = [e[1] for e in entries] + [f.SAMPLE_PAD] * pad
   out[f.MASK] = [1] * len(entries) + [f.PAD_INT] * pad
+  out.update(_stats_features([e[0] for e in entries], item_stats,
+                             request_item_stats(req) if in_train else {},
+                             pad))
   return out, stats
+
+
+def catalog_lists(catalog: Catalog, item_stats: ItemStats,
+                  params: params_lib.ListwiseParams) -> Iterator[dict]:
+  """The catalog split: every catalog item once, `list_size` per example.
+
+  Items are in id order, with their features and full train statistics;
+  the context is empty and every label 0 (`sample_type` SAMPLE_CATALOG). The
+  Trainer embeds them at export, so serving knows every catalog item.
+  """
+  empty = RequestData(f.PAD_STRING, f.PAD_STRING, f.PAD_STRING, 0, ())
+  items = sorted(catalog)
+  for start in range(0, len(items), params.list_size):
+    chunk = items[start:start + params.list_size]
+    pad = params.list_size - len(chunk)
+    out = context_features(empty, params)
+    out[f.ITEM_ID] = chunk + [f.PAD_STRING] * pad
+    for k, key in enumerate((f.CATEGORY, f.BRAND)):
+      out[key] = [catalog[i][k] for i in chunk] + [f.PAD_STRING] * pad
+    out[f.PRICE] = [float(catalog[i][2]) for i in chunk] + [f.PAD_FLOAT] * pad
+    for key in (*f.LABELS, f.FINE_SCORE_MASK):
+      out[key] = [f.PAD_INT] * params.list_size
+    out[f.FINE_SCORE] = [f.PAD_FLOAT] * params.list_size
+    out[f.SAMPLING_LOG_Q] = [f.PAD_FLOAT] * params.list_size
+    out[f.SAMPLE_TYPE] = [f.SAMPLE_CATALOG] * len(chunk) + [f.SAMPLE_PAD] * pad
+    out[f.MASK] = [1] * len(chunk) + [f.PAD_INT] * pad
+    out.update(_stats_features(chunk, item_stats, {}, pad))
+    yield out
 
 
 def build_eval_candidates(req: RequestData,
                           uniform: sampling.NegativeSampler,
-                          train_exposures: Mapping[str, int],
+                          item_stats: ItemStats,
                           params: params_lib.ListwiseParams) -> dict:
   """The evaluation candidate set of an eval request.
 
@@ -200,7 +269,7 @@ def build_eval_candidates(req: RequestData,
                          for i in items]
   out[f.CAND_PURCHASE_IN_SCENE] = [int(i in bought_in) for i in items]
   out[f.CAND_PURCHASE_OUT_OF_SCENE] = [int(i in bought_out) for i in items]
-  out[f.CAND_TRAIN_EXPOSURES] = [int(train_exposures.get(i, 0))
+  out[f.CAND_TRAIN_EXPOSURES] = [int(item_stats.get(i, _NO_STATS)[0])
                                  for i in items]
   out[f.CANDIDATES_LOGGED] = [int(bool(req.logged_candidates))]
   out[f.PURCHASES_OUTSIDE_CANDIDATES] = [

@@ -25,6 +25,9 @@ class ListwiseParams:
       user's latest request in [purchase_ts - window, purchase_ts).
     eval_share: share of requests, the newest, in the eval split; the cut is
       on a whole minute.
+    valid_share: share of requests, those just before the eval split, in the
+      validation split, on which training chooses its checkpoint (so the
+      eval split, which decides the blessing, is never used to choose).
     history_length: fixed length of the user history feature.
     num_eval_random: catalog items sampled uniformly and added to the
       impressions of an eval request that has no logged `candidates`, to form
@@ -41,6 +44,7 @@ class ListwiseParams:
   count_smoothing: float = 1.0
   attribution_window_s: int = 86_400
   eval_share: float = 0.1
+  valid_share: float = 0.1
   history_length: int = 20
   num_eval_random: int = 400
   max_quarantine_share: float = 0.05
@@ -50,7 +54,11 @@ class ListwiseParams:
     checks.at_least(self, 1, "list_size", "history_length")
     checks.at_least(self, 0, "num_unexposed", "num_random", "num_eval_random",
                     "attribution_window_s", "alpha", "count_smoothing")
-    checks.in_unit_interval(self, "eval_share", "max_quarantine_share")
+    checks.in_unit_interval(self, "eval_share", "valid_share",
+                            "max_quarantine_share")
+    if self.eval_share + self.valid_share > 1:
+      raise ValueError(f"eval_share + valid_share must be <= 1, got "
+                       f"{self.eval_share} + {self.valid_share}")
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -28,7 +28,7 @@ def quarantine_key(reason: str) -> str:
 
 
 def build_report(counts: Iterable[Tuple[Tuple[str, str], int]],
-                 eval_cut_ts: int) -> dict:
+                 cuts: split_lib.Cuts) -> dict:
   """Turns summed counters into the report dictionary."""
   totals: Dict[Tuple[str, str], int] = {}
   for key, value in counts:
@@ -46,7 +46,8 @@ def build_report(counts: Iterable[Tuple[Tuple[str, str], int]],
                    if s == scope}
            for scope in (LISTS, ATTRIBUTION)}
   return {"tables": tables, LISTS: extra[LISTS],
-          ATTRIBUTION: extra[ATTRIBUTION], "eval_cut_ts": eval_cut_ts}
+          ATTRIBUTION: extra[ATTRIBUTION], "valid_cut_ts": cuts.valid_ts,
+          "eval_cut_ts": cuts.eval_ts}
 
 
 def check(report: Mapping, max_quarantine_share: float) -> None:
@@ -54,7 +55,8 @@ def check(report: Mapping, max_quarantine_share: float) -> None:
 
   Raises:
     ReconciliationError: read != used + quarantined for a table, or the
-      train and eval lists do not add up to the requests used (a bug).
+      train, validation and eval lists do not add up to the requests used
+      (a bug).
     QuarantineLimitError: quarantined / read > max_quarantine_share.
   """
   for table, row in report["tables"].items():

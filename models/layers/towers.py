@@ -14,7 +14,10 @@ PROFILE_BUCKETS = 32
 # Raw features of each tower (each used as its transformed ids).
 QUERY_FEATURES = (f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER,
                   f.QUERY_TOKENS, f.USER_HISTORY)
-ITEM_FEATURES = (f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET)
+ITEM_FEATURES = (f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET,
+                 f.EXPOSURE_BUCKET, f.CTR_BUCKET, f.CVR_BUCKET)
+# Numeric features of the item tower (float), fed to its first layer as is.
+ITEM_DENSE_FEATURES = (f.EXPOSURE_SCORE, f.CTR_SCORE, f.CVR_SCORE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +30,9 @@ class VocabSizes:
   categories: int
   brands: int
   price_buckets: int
+  exposure_buckets: int
+  ctr_buckets: int
+  cvr_buckets: int
 
   @classmethod
   def from_transform_output(cls, tf_transform_output) -> "VocabSizes":
@@ -36,7 +42,9 @@ class VocabSizes:
     return cls(users=size(f.USER_ID), genders=size(f.GENDER),
                query_tokens=size(f.QUERY_TOKENS), items=size(f.ITEM_ID),
                categories=size(f.CATEGORY), brands=size(f.BRAND),
-               price_buckets=size(f.PRICE_BUCKET))
+               price_buckets=size(f.PRICE_BUCKET),
+               exposure_buckets=size(f.EXPOSURE_BUCKET),
+               ctr_buckets=size(f.CTR_BUCKET), cvr_buckets=size(f.CVR_BUCKET))
 
 
 def _xf(inputs: Mapping[str, tf.Tensor], key: str) -> tf.Tensor:
@@ -48,9 +56,11 @@ def _scalar(x: tf.Tensor) -> tf.Tensor:
   return tf.reshape(x, [-1])
 
 
-def _mlp(hidden_dim: int, embedding_dim: int, name: str) -> tf.keras.Sequential:
+def _mlp(hidden_dim: int, embedding_dim: int, dropout: float,
+         name: str) -> tf.keras.Sequential:
   return tf.keras.Sequential([
       tf.keras.layers.Dense(hidden_dim, activation="relu"),
+      tf.keras.layers.Dropout(dropout),
       tf.keras.layers.Dense(embedding_dim),
   ], name=name)
 
@@ -61,22 +71,33 @@ def _normalized(x: tf.Tensor) -> tf.Tensor:
 
 
 class _Tower(tf.keras.layers.Layer):
-  """Shared by both towers: embedding tables, an MLP, L2-normalised output."""
+  """Shared by both towers: embedding tables, an MLP, L2-normalised output.
+
+  `embedding_l2` adds l2 * Σ w² of every embedding table to the model's
+  regularization loss; `dropout` drops the MLP's hidden units in training.
+  """
 
   def __init__(self, vocab: Dict[str, int], feature_dim: int, hidden_dim: int,
-               embedding_dim: int, mlp_name: str, **kwargs):
+               embedding_dim: int, mlp_name: str, embedding_l2: float = 0.0,
+               dropout: float = 0.0, **kwargs):
     super().__init__(**kwargs)
     self._config = dict(vocab=dict(vocab), feature_dim=feature_dim,
-                        hidden_dim=hidden_dim, embedding_dim=embedding_dim)
+                        hidden_dim=hidden_dim, embedding_dim=embedding_dim,
+                        embedding_l2=embedding_l2, dropout=dropout)
     self._feature_dim = feature_dim
-    self.mlp = _mlp(hidden_dim, embedding_dim, mlp_name)
+    self._regularizer = (tf.keras.regularizers.l2(embedding_l2)
+                         if embedding_l2 > 0 else None)
+    self.mlp = _mlp(hidden_dim, embedding_dim, dropout, mlp_name)
 
   def _embedding(self, rows: int, name: str) -> tf.keras.layers.Embedding:
-    return tf.keras.layers.Embedding(rows, self._feature_dim, name=name)
+    return tf.keras.layers.Embedding(
+        rows, self._feature_dim, embeddings_regularizer=self._regularizer,
+        name=name)
 
-  def _output(self, parts) -> tf.Tensor:
+  def _output(self, parts, training: bool) -> tf.Tensor:
     """Concatenated feature embeddings -> L2-normalised tower output."""
-    return _normalized(self.mlp(tf.concat(parts, axis=-1)))
+    return _normalized(self.mlp(tf.concat(parts, axis=-1),
+                                training=training))
 
   def get_config(self):
     return {**super().get_config(), **self._config}
@@ -90,6 +111,7 @@ class QueryTower(_Tower):
     inputs: transformed features: `user_id`, `gender`, `age_bucket`,
       `purchase_power` `[batch]` (or `[batch, 1]`), `query_tokens`
       `[batch, num_tokens]`, `user_history` `[batch, history_length]`.
+    training: whether dropout is on.
 
   Returns:
     L2-normalised query embeddings `[batch, embedding_dim]`.
@@ -108,7 +130,8 @@ class QueryTower(_Tower):
     self.history = emb(vocab["items"], "history_item")
     self.pool = pooling.MaskedMeanPooling()
 
-  def call(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+  def call(self, inputs: Mapping[str, tf.Tensor],
+           training: bool = False) -> tf.Tensor:
     tokens = _xf(inputs, f.QUERY_TOKENS)
     history = _xf(inputs, f.USER_HISTORY)
     parts = [
@@ -121,24 +144,34 @@ class QueryTower(_Tower):
         self.pool(self.token(tokens), tokens),
         self.pool(self.history(history), history),
     ]
-    return self._output(parts)
+    return self._output(parts, training)
+
+
+# The item tower's small tables: transformed feature -> VocabSizes field.
+_ITEM_ATTRIBUTE_SIZES = {
+    f.CATEGORY: "categories", f.BRAND: "brands",
+    f.PRICE_BUCKET: "price_buckets", f.EXPOSURE_BUCKET: "exposure_buckets",
+    f.CTR_BUCKET: "ctr_buckets", f.CVR_BUCKET: "cvr_buckets",
+}
 
 
 @tf.keras.utils.register_keras_serializable(package="coarse_rank")
 class ItemTower(_Tower):
-  """Embeds items: item id, category, brand, price bucket.
+  """Embeds items: item id, category, brand, price bucket and the item's
+  statistics (buckets of log exposures, CTR and CVR, and the same as
+  numbers).
 
-  The output is the MLP's over the concatenated feature embeddings, with the
-  first layer split by feature: concat(e_1, ..., e_4) W = sum_k e_k W_k.
-  The products of the small attribute tables (category, brand, price
-  bucket) are taken for whole tables and their rows gathered, so the
-  per-item matmul sees only the item-id embedding (a quarter of the
-  first layer's per-item work) and the attribute tables get dense
-  gradients.
+  The output is the MLP's over the concatenated feature embeddings and
+  numeric features, with the first layer split by feature:
+  concat(e_1, ..., e_n, x) W = sum_k e_k W_k + x W_x. The products of the
+  small attribute tables are taken for whole tables and their rows gathered,
+  so the per-item matmul sees only the item-id embedding and the attribute
+  tables get dense gradients.
 
   Call args:
-    inputs: transformed `item_id`, `category`, `brand`, `price_bucket` of
-      any common shape, e.g. `[batch, list_size]`.
+    inputs: the transformed ITEM_FEATURES (int ids) and ITEM_DENSE_FEATURES
+      (float) of any common shape, e.g. `[batch, list_size]`.
+    training: whether dropout is on.
 
   Returns:
     L2-normalised item embeddings `[..., embedding_dim]`.
@@ -148,30 +181,38 @@ class ItemTower(_Tower):
                hidden_dim: int = 64, embedding_dim: int = 32, **kwargs):
     super().__init__(vocab, feature_dim, hidden_dim, embedding_dim,
                      "item_mlp", **kwargs)
-    emb = self._embedding
-    self.item = emb(vocab["items"], "item")
-    self.category = emb(vocab["categories"], "category")
-    self.brand = emb(vocab["brands"], "brand")
-    self.price = emb(vocab["price_buckets"], "price_bucket")
+    self.item = self._embedding(vocab["items"], "item")
+    self.attributes = {key: self._embedding(vocab[size], key)
+                       for key, size in _ITEM_ATTRIBUTE_SIZES.items()}
 
   def build(self, input_shape):
-    for table in (self.item, self.category, self.brand, self.price):
+    for table in (self.item, *self.attributes.values()):
       table.build(None)
-    self.mlp.build((None, len(ITEM_FEATURES) * self._feature_dim))
+    self.mlp.build((None, len(ITEM_FEATURES) * self._feature_dim
+                    + len(ITEM_DENSE_FEATURES)))
     super().build(input_shape)
 
-  def call(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+  def call(self, inputs: Mapping[str, tf.Tensor],
+           training: bool = False) -> tf.Tensor:
     ids = _xf(inputs, f.ITEM_ID)
     flat = lambda key: tf.reshape(_xf(inputs, key), [-1])
-    hidden, output = self.mlp.layers
-    kernels = tf.split(hidden.kernel, len(ITEM_FEATURES))
-    pre_activation = tf.matmul(self.item(flat(f.ITEM_ID)), kernels[0])
-    for table, key, kernel in zip((self.category, self.brand, self.price),
-                                  ITEM_FEATURES[1:], kernels[1:]):
-      pre_activation += tf.gather(tf.matmul(table.embeddings, kernel),
+    hidden, dropout, output = self.mlp.layers
+    sizes = [self._feature_dim] * len(ITEM_FEATURES) + [
+        len(ITEM_DENSE_FEATURES)]
+    *parts, dense_kernel = tf.split(hidden.kernel, sizes)
+    kernels = dict(zip(ITEM_FEATURES, parts))
+    dense = tf.stack([tf.cast(flat(key), hidden.kernel.dtype)
+                      for key in ITEM_DENSE_FEATURES], axis=1)
+    pre_activation = (tf.matmul(self.item(flat(f.ITEM_ID)),
+                                kernels[f.ITEM_ID])
+                      + tf.matmul(dense, dense_kernel))
+    for key, table in self.attributes.items():
+      pre_activation += tf.gather(tf.matmul(table.embeddings, kernels[key]),
                                   flat(key))
-    embeddings = _normalized(output(
-        hidden.activation(tf.nn.bias_add(pre_activation, hidden.bias))))
+    activation = dropout(hidden.activation(tf.nn.bias_add(pre_activation,
+                                                          hidden.bias)),
+                         training=training)
+    embeddings = _normalized(output(activation))
     return tf.reshape(embeddings,
                       tf.concat([tf.shape(ids), [output.units]], axis=0))
 
@@ -179,6 +220,7 @@ class ItemTower(_Tower):
 def build_towers(vocab: VocabSizes, hparams) -> Tuple[QueryTower, ItemTower]:
   """The query and item towers sized by `vocab` and `hparams` (HParams)."""
   dims = dict(feature_dim=hparams.feature_dim, hidden_dim=hparams.hidden_dim,
-              embedding_dim=hparams.embedding_dim)
+              embedding_dim=hparams.embedding_dim,
+              embedding_l2=hparams.embedding_l2, dropout=hparams.dropout)
   sizes = dataclasses.asdict(vocab)
   return QueryTower(sizes, **dims), ItemTower(sizes, **dims)

@@ -112,17 +112,8 @@ def ndcg_at_k(labels: tf.Tensor, scores: tf.Tensor, mask: tf.Tensor,
   >>> value.numpy().round(4), weight.numpy()  # 1 / log2(3)
   (array([0.6309], dtype=float32), array([1.], dtype=float32))
 
-  Args:
-    labels: `[batch, list_size]`, graded relevance (0/1 for binary).
-    scores: Float `[batch, list_size]`, higher ranks first.
-    mask: Bool or 0/1 `[batch, list_size]`, True for valid entries.
-    k: Cutoff, >= 1.
-
-  Returns:
-    `(value, weight)`, each float `[batch]`.
-
-  Raises:
-    ValueError: If k is not a positive int.
+  Arguments, result and errors are those of `hitrate_at_k`, with graded
+  `labels` (0/1 for binary).
   """
   check_k(k)
   labels, scores, mask = _prepare(labels, scores, mask)

@@ -14,6 +14,7 @@ from components.listwise import encode
 from components.listwise import params as params_lib
 from testing import listwise_reference as reference
 from components.listwise import report as report_lib
+from components.listwise import split
 from components.raw_logs import contract as c
 from components.raw_logs import files as log_files
 from components.raw_logs import validate
@@ -22,7 +23,8 @@ from models import features as f
 T0 = 1_790_812_800
 DAY = 86_400
 PARAMS = params_lib.ListwiseParams(list_size=8, num_unexposed=1,
-                                   num_random=2, eval_share=0.25, seed=4,
+                                   num_random=2, eval_share=0.25,
+                                   valid_share=0.0, seed=4,
                                    max_quarantine_share=1.0)
 NAN = float("nan")
 
@@ -110,9 +112,7 @@ EXPECTED_COUNTS = {"items": (9, 6, 3), "users": (2, 1, 1),
 
 
 def _paths(out):
-  return beam_pipeline.OutputPaths(
-      *(os.path.join(out, n) for n in ("train", "eval", "eval_candidates",
-                                       "quarantine", "report")))
+  return beam_pipeline.OutputPaths.under(out)
 
 
 def _records(folder):
@@ -141,9 +141,10 @@ def test_report_reconciles_every_table(run):
     row = report["tables"][table]
     assert (row["read"], row["used"], row["quarantined"]) == (
         read, used, quarantined), table
-  assert report["lists"] == {"train": 3, "eval": 1}
+  assert report["lists"] == {"train": 3, "eval": 1, "catalog": 1}
   assert report["attribution"] == {"attributed": 2, "not_attributed": 1}
   assert report["eval_cut_ts"] == (T0 + 2 * DAY) // 60 * 60
+  assert report["valid_cut_ts"] == report["eval_cut_ts"]  # no validation
 
 
 def test_quarantine_has_a_reason_per_row(run):
@@ -178,6 +179,13 @@ def test_exact_lists(run):
   assert r1[f.LABEL_EXPOSURE] == [1, 1, 0, 0, 0, 0, 0, 0]
   assert r1[f.AGE_BUCKET] == [2] and r1[f.GENDER] == ["f"]  # first u1 row
   assert r1[f.CATEGORY][:2] == ["cat1", "cat0"]  # i1 from part-0, not dup
+  # Train statistics: i1 (1, 1, 1) from r1; i2 (2, 0, 0) from r1 and r2;
+  # i3 (1, 1, 0) from r3. r1's own impressions are left out of its list.
+  assert r1[f.ITEM_EXPOSURES][:3] == [0.0, 1.0,
+                                      1.0 if r1[f.ITEM_ID][2] == "i3"
+                                      else 0.0]
+  assert r1[f.ITEM_CLICKS][:2] == [0.0, 0.0]
+  assert r1[f.ITEM_PURCHASES][:2] == [0.0, 0.0]
 
   r2 = train["r2"]  # i5 bought in "cart" 10 s after r2: attributed to r2.
   assert r2[f.ITEM_ID][:2] == ["i2", "i5"]
@@ -198,6 +206,38 @@ def test_exact_lists(run):
   r4 = evals["r4"]
   assert r4[f.ITEM_ID][0] == "i4" and r4[f.SAMPLE_TYPE][:3] == [1, 4, 4]
   assert r4[f.USER_HISTORY][:3] == ["i1", "i2", ""]
+  # An eval list sees the train statistics whole.
+  whole = {"i1": 1.0, "i2": 2.0, "i3": 1.0}
+  assert r4[f.ITEM_EXPOSURES][:3] == [whole.get(i, 0.0)
+                                      for i in r4[f.ITEM_ID][:3]]
+
+
+def test_catalog_split_holds_every_valid_item_with_its_statistics(run):
+  _, out, _ = run
+  (catalog,) = map(encode.decode, _records(out.catalog))
+  assert catalog[f.ITEM_ID] == ["i1", "i2", "i3", "i4", "i5", "i6", "", ""]
+  assert catalog[f.ITEM_EXPOSURES] == [1.0, 2.0, 1.0, 0, 0, 0, 0, 0]
+  assert catalog[f.ITEM_CLICKS] == [1.0, 0, 1.0, 0, 0, 0, 0, 0]
+  assert catalog[f.ITEM_PURCHASES] == [1.0, 0, 0, 0, 0, 0, 0, 0]
+  assert catalog[f.MASK] == [1] * 6 + [0, 0]
+
+
+def test_validation_split_lies_between_train_and_eval(run, tmp_path):
+  logs, _, _ = run
+  params = params_lib.ListwiseParams(
+      **{**json.loads(PARAMS.to_json()), "valid_share": 0.25})
+  out = _paths(str(tmp_path / "valid"))
+  report = beam_pipeline.run(logs, params, out)
+  # The newest of r1..r3 (r3) moves to validation; r4 stays eval.
+  assert report["lists"] == {"train": 2, "valid": 1, "eval": 1,
+                             "catalog": 1}
+  assert report["valid_cut_ts"] == (T0 + 7200) // 60 * 60
+  (r3,) = map(encode.decode, _records(out.valid))
+  assert r3[f.REQUEST_ID] == ["r3"]
+  # r3 is not a train request any more: i3's statistics come from r1 only
+  # (unexposed there), so none; a validation list is never left out of.
+  assert r3[f.ITEM_EXPOSURES][0] == 0.0
+  assert ref_equal(logs, params, out, report)
 
 
 def test_eval_candidates(run):
@@ -213,13 +253,20 @@ def test_eval_candidates(run):
   assert r4[f.CANDIDATES_LOGGED] == [1]
 
 
-def test_reference_agrees_exactly(run):
-  logs, out, report = run
-  ref = reference.build_reference(logs, PARAMS)
-  assert sorted(ref.examples["train"]) == _records(out.train)
-  assert sorted(ref.examples["eval"]) == _records(out.eval)
+def ref_equal(logs, params, out, report):
+  """The single-process reference builds the same outputs and report."""
+  ref = reference.build_reference(logs, params)
+  for split, records in ref.examples.items():
+    assert sorted(records) == _records(out.split(split)), split
   assert sorted(ref.eval_candidates) == _records(out.eval_candidates)
   assert ref.report == report
+  return True
+
+
+def test_reference_agrees_exactly(run):
+  logs, out, report = run
+  assert ref_equal(logs, PARAMS, out, report)
+  ref = reference.build_reference(logs, PARAMS)
   assert set(map(tuple, ref.quarantine[["table", "file", "row", "reason"]]
                  .itertuples(index=False))) == EXPECTED_QUARANTINE
 
@@ -267,7 +314,7 @@ def _no_pipeline():
 def test_report_check_catches_lost_rows():
   report = report_lib.build_report(
       [(("items", "read"), 5), (("items", "used"), 3),
-       (("items", "quarantined:null_id"), 1)], eval_cut_ts=0)
+       (("items", "quarantined:null_id"), 1)], split.Cuts(0, 0))
   with pytest.raises(report_lib.ReconciliationError, match="items"):
     report_lib.check(report, 1.0)
 
@@ -275,7 +322,8 @@ def test_report_check_catches_lost_rows():
 def test_report_check_catches_lost_lists():
   report = report_lib.build_report(
       [(("requests", "read"), 4), (("requests", "used"), 4),
-       (("lists", "train"), 2), (("lists", "eval"), 1)], eval_cut_ts=0)
+       (("lists", "train"), 2), (("lists", "eval"), 1),
+       (("lists", "catalog"), 9)], split.Cuts(0, 0))
   with pytest.raises(report_lib.ReconciliationError, match="lists: 3 built"):
     report_lib.check(report, 1.0)
 

@@ -62,17 +62,28 @@ class TestSplit:
   def test_newest_whole_minutes_reach_the_share(self):
     # 10 requests: minutes 1..4 hold 4, 3, 2, 1 requests.
     counts = {1: 4, 2: 3, 3: 2, 4: 1}
-    assert split.eval_cut_ts(counts, 0.1) == 4 * 60
-    assert split.eval_cut_ts(counts, 0.2) == 3 * 60  # 1 < 2 <= 1 + 2
-    assert split.eval_cut_ts(counts, 0.3) == 3 * 60
-    assert split.eval_cut_ts(counts, 0.35) == 2 * 60
-    assert split.eval_cut_ts(counts, 1.0) == 1 * 60
-    assert split.eval_cut_ts(counts, 0.0) == 5 * 60
-    assert split.eval_cut_ts({}, 0.1) == 0
+    cut = split.newest_share_cut_ts
+    assert cut(counts, 0.1) == 4 * 60
+    assert cut(counts, 0.2) == 3 * 60  # 1 < 2 <= 1 + 2
+    assert cut(counts, 0.3) == 3 * 60
+    assert cut(counts, 0.35) == 2 * 60
+    assert cut(counts, 1.0) == 1 * 60
+    assert cut(counts, 0.0) == 5 * 60
+    assert cut({}, 0.1) == 0
+
+  def test_validation_split_is_just_before_eval(self):
+    counts = {1: 4, 2: 3, 3: 2, 4: 1}
+    # eval: minute 4 (10%); eval + valid: minutes 3, 4 (30% >= 0.1 + 0.2).
+    assert split.cuts(counts, 0.1, 0.2) == split.Cuts(3 * 60, 4 * 60)
+    assert split.cuts(counts, 0.1, 0.0) == split.Cuts(4 * 60, 4 * 60)
+    assert split.cuts(counts, 0.0, 0.0) == split.Cuts(5 * 60, 5 * 60)
 
   def test_split_of(self):
-    assert split.split_of(239, 240) == split.TRAIN
-    assert split.split_of(240, 240) == split.EVAL
+    cuts = split.Cuts(valid_ts=120, eval_ts=240)
+    assert cuts.split_of(119) == split.TRAIN
+    assert cuts.split_of(120) == split.VALID
+    assert cuts.split_of(239) == split.VALID
+    assert cuts.split_of(240) == split.EVAL
 
 
 class TestSampling:
@@ -153,8 +164,11 @@ class TestBuildList:
     params = params_lib.ListwiseParams(list_size=12, num_unexposed=2,
                                        num_random=3, history_length=3,
                                        seed=11)
+    item_stats = {"i1": (10, 4, 2), "i2": (5, 1, 0), "i3": (3, 0, 0),
+                  "i5": (4, 1, 1), "i9": (7, 2, 1)}
     values, list_stats = lists.build_list(self._request(), CATALOG,
-                                          _sampler(), params)
+                                          _sampler(), params, item_stats,
+                                          in_train=True)
     items = values[f.ITEM_ID]
     # Exposed by position; attributed i3 is exposed so only labelled; i5
     # (unexposed impression) and i9 (never shown) are out-of-scene entries.
@@ -192,14 +206,29 @@ class TestBuildList:
     assert values[f.REQUEST_ID] == ["r7"]
     assert values[f.AGE_BUCKET] == [3] and values[f.GENDER] == ["f"]
     assert list_stats == lists.ListStats(0, 0)
+    # The request's own impressions leave its items' statistics: i1 was
+    # exposed, clicked and bought, i2 exposed and clicked, i3 exposed; i5
+    # (not exposed, no click) and i9 (no impression) keep theirs.
+    own_left_out = {"i1": (9, 3, 1), "i2": (4, 0, 0), "i3": (2, 0, 0),
+                    "i5": (4, 1, 1), "i9": (7, 2, 1)}
+    for k, key in enumerate(f.ITEM_STATS):
+      assert values[key] == [float(own_left_out.get(i, (0, 0, 0))[k])
+                             for i in items[:10]] + [0.0, 0.0]
+    # A validation or eval list sees them whole.
+    whole, _ = lists.build_list(self._request(), CATALOG, _sampler(), params,
+                                item_stats, in_train=False)
+    assert whole[f.ITEM_EXPOSURES][:3] == [10.0, 5.0, 3.0]
+    assert whole[f.ITEM_ID] == items
 
   def test_same_seed_same_list_other_seed_other_negatives(self):
     params = params_lib.ListwiseParams(num_random=5, seed=1)
-    a, _ = lists.build_list(self._request(), CATALOG, _sampler(), params)
-    b, _ = lists.build_list(self._request(), CATALOG, _sampler(), params)
+    a, _ = lists.build_list(self._request(), CATALOG, _sampler(), params,
+                            {}, False)
+    b, _ = lists.build_list(self._request(), CATALOG, _sampler(), params,
+                            {}, False)
     c, _ = lists.build_list(
         self._request(), CATALOG, _sampler(),
-        params_lib.ListwiseParams(num_random=5, seed=2))
+        params_lib.ListwiseParams(num_random=5, seed=2), {}, False)
     assert a == b
     assert a[f.ITEM_ID] != c[f.ITEM_ID]
 
@@ -207,7 +236,7 @@ class TestBuildList:
     params = params_lib.ListwiseParams(list_size=6, num_unexposed=2,
                                        num_random=3)
     values, list_stats = lists.build_list(self._request(), CATALOG,
-                                          _sampler(), params)
+                                          _sampler(), params, {}, False)
     assert values[f.SAMPLE_TYPE] == [1, 1, 1, 3, 3, 2]
     assert list_stats.truncated_items == 4
 
@@ -216,8 +245,12 @@ class TestBuildList:
         _imp("i1", 0.5), _imp("i1", 0.7, position=0, clicked=True),
         _imp("i2", 0.1)], attributed=[])
     params = params_lib.ListwiseParams(num_random=0)
-    values, list_stats = lists.build_list(req, CATALOG, _sampler(), params)
+    values, list_stats = lists.build_list(req, CATALOG, _sampler(), params,
+                                          {"i1": (3, 2, 0)}, in_train=True)
     assert values[f.ITEM_ID][:2] == ["i1", "i2"]
+    # Its two impressions count once: one exposure and one click.
+    assert values[f.ITEM_EXPOSURES][0] == 2.0
+    assert values[f.ITEM_CLICKS][0] == 1.0
     assert values[f.FINE_SCORE][0] == pytest.approx(0.7)
     assert values[f.LABEL_CLICK][0] == 1
     assert list_stats.merged_impressions == 1
@@ -226,7 +259,8 @@ class TestBuildList:
     req = self._request(impressions=[_imp("i1", 0.2, position=0)],
                         attributed=[])
     values, _ = lists.build_list(req, CATALOG, _sampler(),
-                                 params_lib.ListwiseParams(num_random=2))
+                                 params_lib.ListwiseParams(num_random=2), {},
+                                 False)
     assert sum(values[f.LABEL_PURCHASE]) == 0
     assert sum(values[f.LABEL_CLICK]) == 0
     assert sum(values[f.MASK]) == 3
@@ -242,7 +276,7 @@ class TestEvalCandidates:
         attributed=["i3", "i8"],
         logged_candidates=[("i1", 0.9), ("i2", 0.5), ("i3", None),
                            ("i4", 0.1)])
-    out = lists.build_eval_candidates(req, _sampler(0.0), {"i1": 7},
+    out = lists.build_eval_candidates(req, _sampler(0.0), {"i1": (7, 2, 1)},
                                       params_lib.ListwiseParams())
     assert out[f.CAND_ITEM_ID] == ["i1", "i2", "i3", "i4"]
     assert out[f.CAND_FINE_SCORE] == pytest.approx([0.9, 0.5, 0.0, 0.1])
@@ -266,6 +300,39 @@ class TestEvalCandidates:
     assert out[f.CANDIDATES_LOGGED] == [0]
 
 
+def test_catalog_lists_hold_every_item_once_with_whole_statistics():
+  params = params_lib.ListwiseParams(list_size=8, history_length=2)
+  chunks = list(lists.catalog_lists(CATALOG, {"i3": (4, 1, 1)}, params))
+  assert len(chunks) == 3  # 20 items, 8 per example.
+  items = [i for c in chunks for i in c[f.ITEM_ID]]
+  assert items == sorted(CATALOG) + [""] * 4
+  last = chunks[-1]
+  assert last[f.MASK] == [1] * 4 + [0] * 4
+  assert last[f.SAMPLE_TYPE] == [f.SAMPLE_CATALOG] * 4 + [f.SAMPLE_PAD] * 4
+  assert last[f.CATEGORY][:4] == [CATALOG[i][0] for i in items[16:20]]
+  assert last[f.PRICE][:4] == pytest.approx(
+      [CATALOG[i][2] for i in items[16:20]])
+  (holder,) = [c for c in chunks if "i3" in c[f.ITEM_ID]]
+  k = holder[f.ITEM_ID].index("i3")
+  assert (holder[f.ITEM_EXPOSURES][k], holder[f.ITEM_CLICKS][k],
+          holder[f.ITEM_PURCHASES][k]) == (4.0, 1.0, 1.0)
+  assert sum(sum(c[f.ITEM_EXPOSURES]) for c in chunks) == 4.0
+  for chunk in chunks:
+    assert chunk[f.USER_ID] == [""] and chunk[f.USER_HISTORY] == ["", ""]
+    for key in f.LABELS:
+      assert set(chunk[key]) == {0}
+    assert all(len(chunk[key]) == 8 for key in f.LIST_STRING_FEATURES)
+
+
+def test_request_item_stats_and_their_sum():
+  req = lists.RequestData("r", "u", "q", 1, [], impressions=[
+      _imp("a", 0.1, position=0, clicked=True, purchased=True),
+      _imp("b", 0.1), _imp("a", 0.2), _imp("c", 0.1, position=1)])
+  own = lists.request_item_stats(req)
+  assert own == {"a": (1, 1, 1), "c": (1, 0, 0)}  # b: nothing happened.
+  assert lists.sum_stats([(1, 1, 1), (1, 0, 0), (2, 3, 4)]) == (4, 4, 5)
+
+
 def test_params_json_round_trip_and_validation():
   params = params_lib.ListwiseParams(alpha=0.0, num_random=3, seed=9)
   assert params_lib.ListwiseParams.from_json(params.to_json()) == params
@@ -278,3 +345,5 @@ def test_params_json_round_trip_and_validation():
     params_lib.ListwiseParams(alpha=-1)
   with pytest.raises(ValueError, match="list_size must be >= 1, got 0"):
     params_lib.ListwiseParams(list_size=0)
+  with pytest.raises(ValueError, match="eval_share \\+ valid_share"):
+    params_lib.ListwiseParams(eval_share=0.6, valid_share=0.5)

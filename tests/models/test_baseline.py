@@ -8,9 +8,9 @@ from models import baseline
 from models import features as f
 from models import hparams as hparams_lib
 from models.layers import towers
+from testing import batches
 
-VOCAB = towers.VocabSizes(users=7, genders=4, query_tokens=9, items=13,
-                          categories=5, brands=6, price_buckets=4)
+VOCAB = towers.VocabSizes(**batches.VOCAB)
 HPARAMS = hparams_lib.HParams(feature_dim=8, hidden_dim=16, embedding_dim=6,
                               temperature=0.5, learning_rate=0.05)
 x = f.transformed_name
@@ -36,6 +36,12 @@ def _batch():
       x(f.CATEGORY): np.array([[1, 2, 3, 0], [4, 1, 2, 3], [4, 1, 0, 0]]),
       x(f.BRAND): np.array([[5, 4, 3, 0], [2, 1, 5, 4], [3, 2, 0, 0]]),
       x(f.PRICE_BUCKET): np.array([[1, 2, 3, 0], [3, 2, 1, 1], [2, 3, 0, 0]]),
+      x(f.EXPOSURE_BUCKET): np.array([[1, 4, 3, 0], [2, 2, 1, 1],
+                                      [3, 1, 0, 0]]),
+      x(f.CTR_BUCKET): np.array([[1, 2, 2, 0], [2, 1, 1, 2], [1, 1, 0, 0]]),
+      x(f.CVR_BUCKET): np.array([[3, 2, 1, 0], [1, 1, 3, 2], [2, 3, 0, 0]]),
+      **{x(k): np.arange(12, dtype=np.float32).reshape(3, 4) / (j + 2)
+         for j, k in enumerate(towers.ITEM_DENSE_FEATURES)},
       x(f.MASK): MASK,
       x(f.LABEL_CLICK): CLICK,
       x(f.LABEL_EXPOSURE): MASK,
@@ -48,16 +54,7 @@ def _random_batch(batch=16, list_size=6, seed=0):
   mask = (np.arange(list_size) < rng.integers(2, list_size + 1, batch)[:, None]
           ).astype(np.int64)
   return {
-      x(f.USER_ID): rng.integers(1, 7, batch),
-      x(f.GENDER): rng.integers(1, 4, batch),
-      x(f.AGE_BUCKET): rng.integers(0, 8, batch),
-      x(f.PURCHASE_POWER): rng.integers(0, 6, batch),
-      x(f.QUERY_TOKENS): rng.integers(0, 9, (batch, 3)),
-      x(f.USER_HISTORY): rng.integers(0, 13, (batch, 4)),
-      x(f.ITEM_ID): rng.integers(1, 13, (batch, list_size)) * mask,
-      x(f.CATEGORY): rng.integers(1, 5, (batch, list_size)) * mask,
-      x(f.BRAND): rng.integers(1, 6, (batch, list_size)) * mask,
-      x(f.PRICE_BUCKET): rng.integers(1, 4, (batch, list_size)) * mask,
+      **batches.tower_features(rng, mask, num_tokens=3, history_length=4),
       x(f.MASK): mask,
       x(f.LABEL_CLICK): (rng.random((batch, list_size)) < 0.35) * mask,
   }
@@ -81,6 +78,11 @@ def test_click_pairs_repeat_the_query_per_valid_click():
       x(f.CATEGORY): [2, 4, 2],
       x(f.BRAND): [4, 2, 5],
       x(f.PRICE_BUCKET): [2, 3, 1],
+      x(f.EXPOSURE_BUCKET): [4, 2, 1],
+      x(f.CTR_BUCKET): [2, 2, 1],
+      x(f.CVR_BUCKET): [2, 1, 3],
+      **{x(k): np.array([1, 4, 6], np.float32) / (j + 2)
+         for j, k in enumerate(towers.ITEM_DENSE_FEATURES)},
   }
   for key, value in expected_queries.items():
     np.testing.assert_array_equal(queries[key].numpy(), value, err_msg=key)

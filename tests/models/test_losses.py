@@ -1,6 +1,5 @@
 """Tests of the listwise losses against NumPy references."""
 
-import doctest
 
 import numpy as np
 import tensorflow as tf
@@ -462,15 +461,6 @@ class KerasLossTest(tf.test.TestCase, parameterized.TestCase):
     graph_loss = tf.function(loss)
     self.assertAllClose(graph_loss(tf.constant(y_true), tf.constant(y_pred)),
                         loss(y_true, y_pred))
-
-
-class DoctestTest(tf.test.TestCase, parameterized.TestCase):
-
-  @parameterized.parameters(listwise, keras_losses)
-  def test_docstring_examples(self, module):
-    result = doctest.testmod(module)
-    self.assertGreater(result.attempted, 0)
-    self.assertEqual(result.failed, 0)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from models import trainer
 from models.layers import pooling
 from models.layers import towers
 from models.tasks import multi_objective
+from testing import batches
 from tfx_pipeline import local_runner
 
-VOCAB = dict(users=7, genders=4, query_tokens=9, items=13, categories=5,
-             brands=6, price_buckets=4)
+VOCAB = batches.VOCAB
 
 
 def _transformed_batch(batch=3, list_size=5, seed=0):
@@ -31,16 +31,7 @@ def _transformed_batch(batch=3, list_size=5, seed=0):
   mask = np.ones((batch, list_size), np.int64)
   mask[0, 3:] = 0
   return {
-      x(f.USER_ID): rng.integers(0, 7, batch),
-      x(f.GENDER): rng.integers(0, 4, batch),
-      x(f.AGE_BUCKET): rng.integers(0, 8, batch),
-      x(f.PURCHASE_POWER): rng.integers(0, 6, batch),
-      x(f.QUERY_TOKENS): rng.integers(0, 9, (batch, 4)),
-      x(f.USER_HISTORY): rng.integers(0, 13, (batch, 6)),
-      x(f.ITEM_ID): rng.integers(1, 13, (batch, list_size)) * mask,
-      x(f.CATEGORY): rng.integers(0, 5, (batch, list_size)),
-      x(f.BRAND): rng.integers(0, 6, (batch, list_size)),
-      x(f.PRICE_BUCKET): rng.integers(0, 4, (batch, list_size)),
+      **batches.tower_features(rng, mask),
       x(f.MASK): mask,
       x(f.LABEL_EXPOSURE): np.array([[1, 1, 0, 0, 0]] * batch) * mask,
       x(f.LABEL_CLICK): np.array([[1, 0, 0, 0, 0]] * batch) * mask,
@@ -85,9 +76,11 @@ def test_item_tower_equals_the_mlp_over_concatenated_embeddings():
   batch = _transformed_batch()
 
   def concatenated(inputs):
-    parts = [layer(inputs[f.transformed_name(key)]) for layer, key in zip(
-        (tower.item, tower.category, tower.brand, tower.price),
-        towers.ITEM_FEATURES)]
+    tables = {f.ITEM_ID: tower.item, **tower.attributes}
+    parts = [tables[key](inputs[f.transformed_name(key)])
+             for key in towers.ITEM_FEATURES] + [
+                 tf.stack([inputs[f.transformed_name(key)]
+                           for key in towers.ITEM_DENSE_FEATURES], axis=-1)]
     return tf.math.l2_normalize(tower.mlp(tf.concat(parts, axis=-1)), -1)
 
   weights = tf.constant(np.random.default_rng(6).normal(size=(3, 5, 6)),

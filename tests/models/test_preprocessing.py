@@ -23,6 +23,9 @@ CATALOG = {
     "i1": ("c1", "b1"), "i2": ("c1", "b2"), "i3": ("c2", "b1"),
     "i4": ("c2", "b2"), "i5": ("c3", "b3"), "i9": ("c9", "b9"),
 }
+# item_id -> (exposures, clicks, purchases) over the train split.
+STATS = {"i1": (200, 30, 6), "i2": (40, 2, 0), "i3": (9, 3, 2),
+         "i4": (0, 0, 0), "i5": (1, 1, 1), "i9": (0, 0, 0)}
 
 
 def _example(request_id: str, user_id: str, query: str,
@@ -52,6 +55,8 @@ def _example(request_id: str, user_id: str, query: str,
       f.SAMPLE_TYPE: ([f.SAMPLE_EXPOSED] * (n - 1) + [f.SAMPLE_RANDOM] +
                       [f.SAMPLE_PAD] * pad),
       f.MASK: [1] * n + [f.PAD_INT] * pad,
+      **{key: [float(STATS[i][k]) for i in items] + [f.PAD_FLOAT] * pad
+         for k, key in enumerate(f.ITEM_STATS)},
   }
 
 
@@ -96,12 +101,20 @@ def _instance(values: Dict[str, List]) -> Dict[str, np.ndarray]:
                          for v in vals]) for key, vals in values.items()}
 
 
+# The smoothed CTR itself, also output by the test's preprocessing_fn.
+_CTR = "smoothed_ctr"
+PRIOR_STRENGTH = 20.0
+
+
 def _keyed_fn(config):
   """preprocessing_fn plus the request id, to match outputs to inputs."""
 
   def fn(inputs):
     out = preprocessing.preprocessing_fn(inputs, config)
     out[f.REQUEST_ID] = tf.squeeze(inputs[f.REQUEST_ID], axis=1)
+    out[_CTR], _ = preprocessing.smoothed_rate(
+        inputs[f.ITEM_CLICKS], inputs[f.ITEM_EXPOSURES], inputs[f.MASK],
+        PRIOR_STRENGTH)
     return out
 
   return fn
@@ -149,10 +162,13 @@ def test_outputs_and_shapes(fitted):
   train, _, _ = fitted
   assert set(train) == {e[f.REQUEST_ID][0] for e in TRAIN}
   list_keys = [f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET,
+               f.EXPOSURE_BUCKET, f.CTR_BUCKET, f.CVR_BUCKET,
+               f.EXPOSURE_SCORE, f.CTR_SCORE, f.CVR_SCORE, f.ITEM_KEY,
                f.LABEL_EXPOSURE, f.LABEL_CLICK, f.LABEL_PURCHASE, f.MASK,
                f.FINE_SCORE, f.FINE_SCORE_MASK, f.SAMPLING_LOG_Q,
                f.SAMPLE_TYPE]
   shapes = {f.transformed_name(k): (LIST_SIZE,) for k in list_keys}
+  shapes[_CTR] = (LIST_SIZE,)
   shapes[f.transformed_name(f.USER_HISTORY)] = (HISTORY_LENGTH,)
   shapes[f.transformed_name(f.QUERY_TOKENS)] = (3,)
   for key in (f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER):
@@ -171,6 +187,68 @@ def test_item_ids_are_shared_between_list_and_history(fitted):
         ITEM_IDS, example[f.USER_HISTORY])
   assert train["r1"][f.transformed_name(f.ITEM_ID)].tolist() == [2, 3, 4, 0, 0]
   assert train["r1"][f.transformed_name(f.USER_HISTORY)].tolist() == [2, 3, 0]
+
+
+def test_item_key_is_the_raw_id(fitted):
+  train, unseen, _ = fitted
+  for rows, examples in ((train, TRAIN), (unseen, UNSEEN)):
+    for example in examples:
+      got = rows[example[f.REQUEST_ID][0]][f.transformed_name(f.ITEM_KEY)]
+      assert [v.decode() for v in got] == example[f.ITEM_ID]
+
+
+def test_smoothed_ctr_against_numpy(fitted):
+  train, unseen, _ = fitted
+  # The prior: clicks over exposures of every valid train entry.
+  entries = [(i, STATS[i]) for e in TRAIN for i in e[f.ITEM_ID] if i]
+  prior = (sum(s[1] for _, s in entries) / sum(s[0] for _, s in entries))
+  expected = lambda item: ((STATS[item][1] + PRIOR_STRENGTH * prior)
+                           / (STATS[item][0] + PRIOR_STRENGTH))
+  for rows, examples in ((train, TRAIN), (unseen, UNSEEN)):
+    for example in examples:
+      got = rows[example[f.REQUEST_ID][0]][_CTR]
+      items = [i for i in example[f.ITEM_ID] if i]
+      np.testing.assert_allclose(got[:len(items)],
+                                 [expected(i) for i in items], rtol=1e-5)
+  # An item never exposed gets the prior; one with many exposures keeps
+  # nearly its own rate.
+  assert expected("i4") == pytest.approx(prior)
+  assert abs(expected("i1") - 30 / 200) < abs(prior - 30 / 200)
+  # The numbers the item tower reads: log(1 + exposures) over the train
+  # maximum (i1's 200), log of the CTR over the overall rate; 0 padding.
+  most = np.log1p(200)
+  for rows, examples in ((train, TRAIN), (unseen, UNSEEN)):
+    for example in examples:
+      row = rows[example[f.REQUEST_ID][0]]
+      items = [i for i in example[f.ITEM_ID] if i]
+      pad = [0.0] * (LIST_SIZE - len(items))
+      np.testing.assert_allclose(
+          row[f.transformed_name(f.EXPOSURE_SCORE)],
+          [np.log1p(STATS[i][0]) / most for i in items] + pad, rtol=1e-5)
+      np.testing.assert_allclose(
+          row[f.transformed_name(f.CTR_SCORE)],
+          [np.log(expected(i) / prior) for i in items] + pad, rtol=1e-4,
+          atol=1e-6)
+
+
+def test_statistics_buckets_follow_their_order_with_padding_zero(fitted):
+  train, unseen, _ = fitted
+  for key, value in ((f.EXPOSURE_BUCKET, lambda i: STATS[i][0]),
+                     (f.CTR_BUCKET, None)):
+    pairs = []
+    for rows, examples in ((train, TRAIN), (unseen, UNSEEN)):
+      for example in examples:
+        row = rows[example[f.REQUEST_ID][0]]
+        buckets = row[f.transformed_name(key)].tolist()
+        n = sum(1 for i in example[f.ITEM_ID] if i)
+        assert buckets[n:] == [0] * (LIST_SIZE - n)  # padding
+        assert min(buckets[:n]) >= 1
+        scores = (row[_CTR][:n] if value is None
+                  else [value(i) for i in example[f.ITEM_ID][:n]])
+        pairs += zip(scores, buckets[:n])
+    pairs.sort()
+    assert [b for _, b in pairs] == sorted(b for _, b in pairs), key
+    assert len({b for _, b in pairs}) > 1, key
 
 
 def test_item_attribute_ids(fitted):

@@ -8,9 +8,9 @@ from models import hparams as hparams_lib
 from models import model as model_lib
 from models import two_tower
 from models.layers import towers
+from testing import batches
 
-VOCAB = towers.VocabSizes(users=7, genders=4, query_tokens=9, items=13,
-                          categories=5, brands=6, price_buckets=4)
+VOCAB = towers.VocabSizes(**batches.VOCAB)
 HPARAMS = hparams_lib.HParams(feature_dim=8, hidden_dim=16, embedding_dim=6,
                               temperature=0.25)
 

@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import os
 
 from components.listwise import params as params_lib
 from tfx_pipeline.cli import errors
@@ -54,14 +53,12 @@ def _build_examples(args: argparse.Namespace) -> int:
 
   params = flags.dataclass_from_args(params_lib.ListwiseParams, args)
   outputs.check_writable(args.out)
-  out = beam_pipeline.OutputPaths(*(
-      os.path.join(args.out, name) for name in
-      ("train", "eval", "eval_candidates", "quarantine", "report")))
+  out = beam_pipeline.OutputPaths.under(args.out)
   options = PipelineOptions(args.beam_args)
   report = beam_pipeline.run(args.logs, params, out,
                              lambda: beam.Pipeline(options=options))
-  print(f"wrote listwise examples to {args.out} "
-        "(train/, eval/, eval_candidates/, quarantine/, report/)")
+  print(f"wrote listwise examples to {args.out} (train/, valid/, eval/, "
+        "catalog/, eval_candidates/, quarantine/, report/)")
   print(report_lib.format_report(report))
   return errors.OK
 
@@ -128,7 +125,8 @@ def add_parsers(sub) -> None:
       "build-examples",
       help="run the listwise example stage (Beam) outside the pipeline",
       description="Turn a raw logs directory into listwise tf.Examples "
-                  "(train and eval splits), eval candidate sets, quarantined "
+                  "(train, validation and eval splits, and the catalog), "
+                  "eval candidate sets, quarantined "
                   "rows and the reconciliation report, with Beam. Arguments "
                   "after -- go to Beam, e.g. -- --runner=DirectRunner "
                   "--direct_running_mode=multi_processing "
