@@ -53,11 +53,13 @@ def test_component_in_local_dag_runner(tmp_path):
 
   gen = local_runner.EXAMPLE_GEN
   train = _read(result.split(gen, "examples", "train"))
+  valid = _read(result.split(gen, "examples", "valid"))
   evals = _read(result.split(gen, "examples", "eval"))
-  assert len(train) + len(evals) == 200
+  assert len(train) + len(valid) + len(evals) == 200
+  assert len(valid) == pytest.approx(20, abs=3)
   assert len(evals) == pytest.approx(20, abs=3)
-  assert max(int(e[f.TS][0]) for e in train) < min(
-      int(e[f.TS][0]) for e in evals)
+  ts = lambda examples: [int(e[f.TS][0]) for e in examples]
+  assert max(ts(train)) < min(ts(valid)) <= max(ts(valid)) < min(ts(evals))
   for example in train[:20]:
     assert len(example[f.ITEM_ID]) == 40
     assert sum(example[f.MASK]) == 40
@@ -70,13 +72,18 @@ def test_component_in_local_dag_runner(tmp_path):
       "read": 200, "used": 200, "quarantined": 0,
       "quarantined_by_reason": {}}
   assert report["lists"]["train"] == len(train)
+  assert report["lists"]["valid"] == len(valid)
   assert report["lists"]["eval"] == len(evals)
+  # One catalog list per 40 of the 600 items.
+  assert report["lists"]["catalog"] == 15
+  assert len(_read(result.split(gen, "examples", "catalog"))) == 15
   overflow = sum(45 + e[f.SAMPLE_TYPE].count(f.SAMPLE_OUT_OF_SCENE) - 40
-                 for e in train + evals)
+                 for e in train + valid + evals)
   assert report["lists"]["truncated_items"] == overflow
   split_names = artifact_utils.decode_split_names(
       by_type["Examples"][0].properties["split_names"].string_value)
-  assert sorted(split_names) in (["eval", "train"], ["eval"])
+  assert sorted(split_names) in (["catalog", "eval", "train", "valid"],
+                                 ["eval"])
 
   # Transform ran on the examples: transformed train split with id features
   # of the list's shape, padding-free lists here (every slot is filled).
