@@ -21,7 +21,7 @@ from models import hparams as hparams_lib
 # pipeline's settings.
 SEARCH_SPACE: Mapping[str, tuple] = {
     "learning_rate": (0.002, 0.005, 0.01),
-    "temperature": (0.03, 0.05, 0.1),
+    "temperature": (0.05, 0.1, 0.2, 0.35),
     "embedding_l2": (0.0, 1e-6, 1e-5),
     "dropout": (0.0, 0.2),
 }
