@@ -13,12 +13,8 @@ import serving
 # Where a run may stop, in pipeline order: after the listwise examples, after
 # Transform, after training, after the hitrate validation, or after the push
 # (the whole pipeline).
-EXAMPLES = "examples"
-TRANSFORM = "transform"
-TRAIN = "train"
-VALIDATE = "validate"
-PUSH = "push"
-STAGES = (EXAMPLES, TRANSFORM, TRAIN, VALIDATE, PUSH)
+STAGES = ("examples", "transform", "train", "validate", "push")
+EXAMPLES, TRANSFORM, TRAIN, VALIDATE, PUSH = STAGES
 
 RUN_FN = "models.trainer.run_fn"
 BASELINE_RUN_FN = "models.trainer.baseline_run_fn"

@@ -84,6 +84,12 @@ class ComponentRun:
   properties: Dict[str, Dict[str, object]]
 
 
+def _output(component: str, key: str) -> property:
+  """A RunResult property: the URI of `component`'s single `key` output."""
+  return property(lambda result: result.uri(component, key),
+                  doc=f"The URI of {component}'s {key!r} output.")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunResult:
   """A pipeline run as ML Metadata records it.
@@ -121,37 +127,15 @@ class RunResult:
     """The folder of one split of an Examples output."""
     return split_uri(self.uri(component, key), split)
 
-  @property
-  def examples(self) -> str:
-    return self.uri(EXAMPLE_GEN, "examples")
-
-  @property
-  def eval_candidates(self) -> str:
-    return self.uri(EXAMPLE_GEN, "eval_candidates")
-
-  @property
-  def listwise_report(self) -> str:
-    return self.uri(EXAMPLE_GEN, "report")
-
-  @property
-  def transformed_examples(self) -> str:
-    return self.uri(TRANSFORM, "transformed_examples")
-
-  @property
-  def transform_graph(self) -> str:
-    return self.uri(TRANSFORM, "transform_graph")
-
-  @property
-  def model(self) -> str:
-    return self.uri(TRAINER, "model")
-
-  @property
-  def metrics(self) -> str:
-    return self.uri(VALIDATOR, "metrics")
-
-  @property
-  def blessing(self) -> str:
-    return self.uri(VALIDATOR, "blessing")
+  # The single output URIs a caller usually wants.
+  examples = _output(EXAMPLE_GEN, "examples")
+  eval_candidates = _output(EXAMPLE_GEN, "eval_candidates")
+  listwise_report = _output(EXAMPLE_GEN, "report")
+  transformed_examples = _output(TRANSFORM, "transformed_examples")
+  transform_graph = _output(TRANSFORM, "transform_graph")
+  model = _output(TRAINER, "model")
+  metrics = _output(VALIDATOR, "metrics")
+  blessing = _output(VALIDATOR, "blessing")
 
   @property
   def blessed(self) -> bool:

@@ -23,12 +23,10 @@ import numpy as np
 from components.validation import cutoffs
 from models.metrics import listwise
 
-GLOBAL = "global"
-IN_SCENE = "in_scene"
-OUT_OF_SCENE = "out_of_scene"
-HEAD = "head"
-TAIL = "tail"
-SLICES = (GLOBAL, IN_SCENE, OUT_OF_SCENE, HEAD, TAIL)
+# Which purchases a hitrate counts: all, bought in the search, bought in
+# another scene, of head items, of tail items.
+SLICES = ("global", "in_scene", "out_of_scene", "head", "tail")
+GLOBAL, IN_SCENE, OUT_OF_SCENE, HEAD, TAIL = SLICES
 
 
 @dataclasses.dataclass

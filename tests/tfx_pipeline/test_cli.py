@@ -146,9 +146,12 @@ def test_build_examples(logs_dir, tmp_path, capsys):
   printed = capsys.readouterr().out
   assert "requests" in printed and "lists.train" in printed
   report = json.load(open(os.path.join(out, "report", "report.json")))
-  assert report["lists"]["train"] + report["lists"]["eval"] == 120
-  assert report["lists"]["eval"] == pytest.approx(24, abs=2)
-  assert os.listdir(os.path.join(out, "train"))
+  lists = report["lists"]
+  assert lists["train"] + lists["valid"] + lists["eval"] == 120
+  assert lists["eval"] == pytest.approx(24, abs=2)
+  assert lists["valid"] == pytest.approx(12, abs=2)
+  for split in ("train", "valid", "eval", "catalog", "eval_candidates"):
+    assert os.listdir(os.path.join(out, split))
 
 
 def test_build_examples_exit_codes(logs_dir, tmp_path, capsys):

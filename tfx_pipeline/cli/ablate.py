@@ -10,6 +10,17 @@ from tfx_pipeline.cli import flags
 
 
 def _ablate(args: argparse.Namespace) -> int:
+  """Rerun the published ablations and write the quality report.
+
+  Train and evaluate, on the same logs, eval sets and budget, the fine
+  ranker's logged scores, a TFRS retrieval baseline, the full model and its
+  ablations, once per seed, each as a pipeline run up to the validation;
+  write a Markdown report (findings, mean and spread per metric, the
+  command) and the hitrate@K curves as PNG. Runs of the same settings on the
+  same log files are reused from OUTPUT (TFX caching). The pipeline settings
+  are the full model's. Exit status: 0 written, 1 quarantine share above the
+  limit, 2 bad arguments or a schema error in the logs.
+  """
   from tfx_pipeline.ablation import run  # pylint: disable=g-import-not-at-top
 
   try:
@@ -32,20 +43,7 @@ def _ablate(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
   """Adds `ablate` to the `coarse-rank` subparsers."""
   default = ablation_config.AblationConfig()
-  parser = sub.add_parser(
-      "ablate",
-      help="rerun the published ablations and write the quality report",
-      description="Train and evaluate, on the same logs, eval sets and "
-                  "budget, the fine ranker's logged scores, a TFRS "
-                  "retrieval baseline, the full model and its ablations, "
-                  "once per seed, each as a pipeline run up to the "
-                  "validation; write a Markdown report (findings, mean and "
-                  "spread per metric, the command) and the hitrate@K curves "
-                  "as PNG. Runs of the same settings on the same log files "
-                  "are reused from OUTPUT (TFX caching). The pipeline "
-                  "settings are the full model's. Exit status: 0 written, "
-                  "1 quarantine share above the limit, 2 bad arguments or a "
-                  "schema error in the logs.")
+  parser = flags.command(sub, "ablate", _ablate)
   parser.add_argument("--logs", required=True, help="raw logs directory")
   parser.add_argument("--output", required=True,
                       help="pipeline output directory of every run, and "
@@ -66,4 +64,3 @@ def add_parser(sub) -> None:
                            "evaluated")
   flags.add_beam_flags(parser)
   flags.add_config_flags(parser, default.pipeline)
-  parser.set_defaults(handler=_ablate)

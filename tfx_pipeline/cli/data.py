@@ -19,6 +19,14 @@ _WORLD_OVERRIDES = {"items": "num_items", "users": "num_users",
 
 
 def _generate(args: argparse.Namespace) -> int:
+  """Write a synthetic search-log world as Parquet.
+
+  Simulate search requests, the fine ranker, clicks and purchases (in search
+  and in other scenes) of one world of the suite and write every table of
+  the raw-log contract under --out. Deterministic per --world and --seed.
+  The size and mechanism flags override the world's preset only when given.
+  Exit status: 0 written, 2 bad arguments or --out already holds tables.
+  """
   from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
 
   overrides = {field: getattr(args, flag)
@@ -37,6 +45,12 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _validate_logs(args: argparse.Namespace) -> int:
+  """Check a logs directory against the raw-log contract.
+
+  Check every table under LOGS_DIR against the raw-log contract. Exit
+  status: 0 valid, 1 row faults found, 2 schema error (missing table or
+  column, wrong type, unreadable file).
+  """
   from components.raw_logs import validate  # pylint: disable=g-import-not-at-top
 
   report = validate.validate_logs(args.logs_dir)
@@ -46,6 +60,15 @@ def _validate_logs(args: argparse.Namespace) -> int:
 
 
 def _build_examples(args: argparse.Namespace) -> int:
+  """Run the listwise example stage (Beam) outside the pipeline.
+
+  Turn a raw logs directory into listwise tf.Examples (train, validation and
+  eval splits, and the catalog), eval candidate sets, quarantined rows and
+  the reconciliation report, with Beam. Arguments after -- go to Beam, e.g.
+  -- --runner=DirectRunner --direct_running_mode=multi_processing
+  --direct_num_workers=2. Exit status: 0 done, 1 quarantine share above the
+  limit, 2 schema error or an output directory that cannot be written.
+  """
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
   from components.listwise import beam_pipeline  # pylint: disable=g-import-not-at-top
@@ -65,16 +88,7 @@ def _build_examples(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
   """Adds `generate`, `validate-logs` and `build-examples`."""
-  gen = sub.add_parser(
-      "generate",
-      help="write a synthetic search-log world as Parquet",
-      description="Simulate search requests, the fine ranker, clicks and "
-                  "purchases (in search and in other scenes) of one world of "
-                  "the suite and write every table of the raw-log contract "
-                  "under --out. Deterministic per --world and --seed. The "
-                  "size and mechanism flags override the world's preset only "
-                  "when given. Exit status: 0 written, 2 bad arguments or "
-                  "--out already holds tables.",
+  gen = flags.command(sub, "generate", _generate,
       epilog="worlds: " + "; ".join(f"{name}: {text}"
                                     for name, text in worlds.WORLDS.items()))
   gen.add_argument("--out", required=True, help="logs directory to write")
@@ -107,36 +121,16 @@ def add_parsers(sub) -> None:
                    help="replace tables already in --out")
   gen.add_argument("--json", action="store_true",
                    help="print the summary as JSON")
-  gen.set_defaults(handler=_generate)
 
-  val = sub.add_parser(
-      "validate-logs",
-      help="check a logs directory against the raw-log contract",
-      description="Check every table under LOGS_DIR against the raw-log "
-                  "contract. Exit status: 0 valid, 1 row faults found, "
-                  "2 schema error (missing table or column, wrong type, "
-                  "unreadable file).")
+  val = flags.command(sub, "validate-logs", _validate_logs)
   val.add_argument("logs_dir", metavar="LOGS_DIR")
   val.add_argument("--json", action="store_true",
                    help="print the report as JSON")
-  val.set_defaults(handler=_validate_logs)
 
-  build = sub.add_parser(
-      "build-examples",
-      help="run the listwise example stage (Beam) outside the pipeline",
-      description="Turn a raw logs directory into listwise tf.Examples "
-                  "(train, validation and eval splits, and the catalog), "
-                  "eval candidate sets, quarantined "
-                  "rows and the reconciliation report, with Beam. Arguments "
-                  "after -- go to Beam, e.g. -- --runner=DirectRunner "
-                  "--direct_running_mode=multi_processing "
-                  "--direct_num_workers=2. Exit status: 0 done, 1 quarantine "
-                  "share above the limit, 2 schema error or an output "
-                  "directory that cannot be written.")
+  build = flags.command(sub, "build-examples", _build_examples)
   build.add_argument("--logs", required=True, help="raw logs directory")
   build.add_argument("--out", required=True, help="output directory")
   build.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
                      help="Beam pipeline options (after --)")
   flags.add_dataclass_flags(build, params_lib.ListwiseParams(),
                             "list building parameters")
-  build.set_defaults(handler=_build_examples)

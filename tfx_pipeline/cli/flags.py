@@ -2,7 +2,8 @@
 
 import argparse
 import dataclasses
-from typing import Any, Dict, List, Optional, Type, TypeVar
+import inspect
+from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
 
 from tfx_pipeline import config as config_lib
 
@@ -20,6 +21,21 @@ _TOP = "config"
 
 class UsageError(ValueError):
   """Flags whose values the settings refuse (exit status 2)."""
+
+
+def command(sub, name: str, handler: Callable[[argparse.Namespace], int],
+            **options) -> argparse.ArgumentParser:
+  """Adds subcommand `name` running `handler`, described by its docstring.
+
+  The docstring's first line is the command's one-line help, the rest its
+  `--help` description.
+  """
+  summary, _, description = inspect.cleandoc(handler.__doc__).partition("\n")
+  parser = sub.add_parser(
+      name, help=summary[0].lower() + summary[1:].rstrip("."),
+      description=" ".join(description.split()), **options)
+  parser.set_defaults(handler=handler)
+  return parser
 
 
 def _flag(name: str, prefix: str) -> str:

@@ -21,6 +21,15 @@ def _push_line(result) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+  """Run the whole pipeline locally (LocalDagRunner).
+
+  Run the pipeline on LocalDagRunner: listwise examples (Beam), Transform,
+  training, hitrate validation and push (or up to --stop-after). OUTPUT
+  holds pipeline/ (artifacts), metadata.sqlite (ML Metadata) and serving/
+  (pushed models, models.config). A second run reuses the results of
+  unchanged components (a changed or new log file is seen) and pushes no
+  model the newest version already holds. Arguments after -- go to Beam.
+  """
   from components.validation import report  # pylint: disable=g-import-not-at-top
   from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
 
@@ -49,6 +58,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+  """Print the hitrate table of the latest (or a named) run.
+
+  Find the hitrate validation metrics of RUN_DIR (a `run` output directory)
+  through its ML Metadata and print hitrate@K per scorer (model, fine
+  ranker, last blessed model) and slice, NDCG@10, the blessing decision and
+  where the plot is. Exit status: 0 printed, 2 no such run.
+  """
   from components.validation import report  # pylint: disable=g-import-not-at-top
   from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
 
@@ -73,6 +89,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+  """The main job on the embedded default, end to end.
+
+  Generate synthetic logs, run the whole pipeline locally, serve the pushed
+  model with the local TF-Serving-compatible server, rank one eval request
+  over gRPC, print the hitrate table and the answer, and stop the server.
+  """
   from tfx_pipeline import demo  # pylint: disable=g-import-not-at-top
 
   cfg = demo.DemoConfig(
@@ -84,6 +106,18 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _compile_kfp(args: argparse.Namespace) -> int:
+  """Compile the pipeline to a Kubeflow Pipelines v2 spec.
+
+  Compile the whole pipeline with KubeflowV2DagRunner. Every step runs in
+  --image (build it with the Dockerfile). --output ending in .yaml writes a
+  PipelineSpec for Kubeflow Pipelines, .json a PipelineJob for Vertex AI
+  Pipelines. Paths are seen from the steps' containers: URIs (gs://...) or
+  absolute paths. Arguments after -- go to Beam in every Beam step, e.g. --
+  --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
+  --experiments=use_runner_v2 --sdk_container_image=IMAGE. Exit status: 0
+  written, 2 bad arguments (unknown suffix, missing output directory,
+  relative path, bad pipeline name).
+  """
   from tfx_pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
 
   config = flags.config_from_args(args)
@@ -98,17 +132,7 @@ def _compile_kfp(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
   """Adds `run`, `report`, `demo` and `compile-kfp`."""
-  run = sub.add_parser(
-      "run",
-      help="run the whole pipeline locally (LocalDagRunner)",
-      description="Run the pipeline on LocalDagRunner: listwise examples "
-                  "(Beam), Transform, training, hitrate validation and push "
-                  "(or up to --stop-after). OUTPUT holds pipeline/ "
-                  "(artifacts), metadata.sqlite (ML Metadata) and serving/ "
-                  "(pushed models, models.config). A second run reuses the "
-                  "results of unchanged components (a changed or new log "
-                  "file is seen) and pushes no model the newest version "
-                  "already holds. Arguments after -- go to Beam.",
+  run = flags.command(sub, "run", _run,
       epilog="exit status: 0 done, whether the model was blessed or not "
              "(the report and the last line say which); 1 quarantine share "
              "above the limit, or a component failed (with its traceback); "
@@ -124,17 +148,8 @@ def add_parsers(sub) -> None:
                         "CI/CD: fail the job)")
   flags.add_beam_flags(run)
   flags.add_config_flags(run)
-  run.set_defaults(handler=_run)
 
-  rep = sub.add_parser(
-      "report",
-      help="print the hitrate table of the latest (or a named) run",
-      description="Find the hitrate validation metrics of RUN_DIR (a `run` "
-                  "output directory) through its ML Metadata and print "
-                  "hitrate@K per scorer (model, fine ranker, last blessed "
-                  "model) and slice, NDCG@10, the blessing decision and "
-                  "where the plot is. Exit status: 0 printed, 2 no such "
-                  "run.")
+  rep = flags.command(sub, "report", _report)
   rep.add_argument("run_dir", metavar="RUN_DIR")
   rep.add_argument("--run", type=int, default=None,
                    help="execution id of the validation (default: the "
@@ -144,15 +159,8 @@ def add_parsers(sub) -> None:
                    help="pipeline name (default: %(default)s)")
   rep.add_argument("--json", action="store_true",
                    help="print the metrics JSON")
-  rep.set_defaults(handler=_report)
 
-  demo = sub.add_parser(
-      "demo",
-      help="the main job on the embedded default, end to end",
-      description="Generate synthetic logs, run the whole pipeline locally, "
-                  "serve the pushed model with the local TF-Serving-"
-                  "compatible server, rank one eval request over gRPC, print "
-                  "the hitrate table and the answer, and stop the server.")
+  demo = flags.command(sub, "demo", _demo)
   demo.add_argument("--out", default="demo_run",
                     help="output directory (default: %(default)s)")
   world = world_config.WorldConfig()
@@ -165,23 +173,8 @@ def add_parsers(sub) -> None:
                     default=config_lib.PipelineConfig().train_steps,
                     help="training steps (default: %(default)s)")
   flags.add_beam_flags(demo)
-  demo.set_defaults(handler=_demo)
 
-  kfp = sub.add_parser(
-      "compile-kfp",
-      help="compile the pipeline to a Kubeflow Pipelines v2 spec",
-      description="Compile the whole pipeline with KubeflowV2DagRunner. "
-                  "Every step runs in --image (build it with the "
-                  "Dockerfile). --output ending in .yaml writes a "
-                  "PipelineSpec for Kubeflow Pipelines, .json a PipelineJob "
-                  "for Vertex AI Pipelines. Paths are seen from the steps' "
-                  "containers: URIs (gs://...) or absolute paths. Arguments "
-                  "after -- go to Beam in every Beam step, e.g. -- "
-                  "--runner=DataflowRunner --project=P --region=R "
-                  "--temp_location=gs://B/tmp --experiments=use_runner_v2 "
-                  "--sdk_container_image=IMAGE. Exit status: 0 written, 2 "
-                  "bad arguments (unknown suffix, missing output directory, "
-                  "relative path, bad pipeline name).")
+  kfp = flags.command(sub, "compile-kfp", _compile_kfp)
   kfp.add_argument("--image", required=True,
                    help="container image of every step")
   kfp.add_argument("--pipeline-root", required=True, metavar="URI",
@@ -196,4 +189,3 @@ def add_parsers(sub) -> None:
   kfp.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
                    help="Beam pipeline options (after --)")
   flags.add_config_flags(kfp)
-  kfp.set_defaults(handler=_compile_kfp)

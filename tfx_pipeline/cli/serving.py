@@ -11,6 +11,17 @@ from tfx_pipeline.cli import flags
 
 
 def _serve(args: argparse.Namespace) -> int:
+  """Serve pushed models over TF Serving's gRPC API (local server).
+
+  Serve the SavedModels of TF Serving's layout
+  (<model_base_path>/<version>/saved_model.pb) over TF Serving's gRPC
+  PredictionService (Predict, GetModelMetadata) and ModelService
+  (GetModelStatus). Serves the newest version and loads new ones as they
+  appear, after their warmup; refuses broken versions and keeps the old one.
+  Flags mirror tensorflow_model_server, which production runs instead
+  (serving/k8s/). Stops gracefully on SIGTERM or SIGINT. Exit status: 0
+  stopped, 2 bad configuration or the port is in use.
+  """
   from serving import config as config_lib  # pylint: disable=g-import-not-at-top
   from serving import server as server_lib  # pylint: disable=g-import-not-at-top
 
@@ -41,6 +52,15 @@ def _candidates(args: argparse.Namespace) -> List[str]:
 
 
 def _query(args: argparse.Namespace) -> int:
+  """Rank candidates with a served model (gRPC client).
+
+  Send one search request to a TF Serving or `coarse-rank serve` server and
+  print the top candidates; or, with --status, the state of each model
+  version (exit 0 if one is AVAILABLE: a health check), or with --metadata
+  the signatures. Exit status: 0 done, 1 the server refused the call (or,
+  with --status, no version is available), 2 bad arguments or an unreadable
+  --candidates-file.
+  """
   import grpc  # pylint: disable=g-import-not-at-top
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   from serving import client as client_lib  # pylint: disable=g-import-not-at-top
@@ -89,19 +109,7 @@ def _query(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
   """Adds `serve` and `query`."""
-  serve = sub.add_parser(
-      "serve",
-      help="serve pushed models over TF Serving's gRPC API (local server)",
-      description="Serve the SavedModels of TF Serving's layout "
-                  "(<model_base_path>/<version>/saved_model.pb) over TF "
-                  "Serving's gRPC PredictionService (Predict, "
-                  "GetModelMetadata) and ModelService (GetModelStatus). "
-                  "Serves the newest version and loads new ones as they "
-                  "appear, after their warmup; refuses broken versions and "
-                  "keeps the old one. Flags mirror tensorflow_model_server, "
-                  "which production runs instead (serving/k8s/). Stops "
-                  "gracefully on SIGTERM or SIGINT. Exit status: 0 stopped, "
-                  "2 bad configuration or the port is in use.")
+  serve = flags.command(sub, "serve", _serve)
   serve.add_argument("--port", type=int, default=8500,
                      help="gRPC port, 0 for any free one "
                           "(default: %(default)s)")
@@ -134,19 +142,8 @@ def add_parsers(sub) -> None:
   serve.add_argument("--grace-seconds", type=float, default=10.0,
                      help="on shutdown, how long requests in flight may "
                           "take to finish (default: %(default)s)")
-  serve.set_defaults(handler=_serve)
 
-  query = sub.add_parser(
-      "query",
-      help="rank candidates with a served model (gRPC client)",
-      description="Send one search request to a TF Serving or `coarse-rank "
-                  "serve` server and print the top candidates; or, with "
-                  "--status, the state of each model version (exit 0 if "
-                  "one is AVAILABLE: a health check), or with --metadata "
-                  "the signatures. Exit status: 0 done, 1 the server "
-                  "refused the call (or, with --status, no version is "
-                  "available), 2 bad arguments or an unreadable "
-                  "--candidates-file.")
+  query = flags.command(sub, "query", _query)
   query.add_argument("--server", default="localhost:8500",
                      help="host:port of the gRPC server "
                           "(default: %(default)s)")
@@ -183,4 +180,3 @@ def add_parsers(sub) -> None:
                     help="print each version's state instead of ranking")
   mode.add_argument("--metadata", action="store_true",
                     help="print the signatures instead of ranking")
-  query.set_defaults(handler=_query)
