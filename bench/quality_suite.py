@@ -7,8 +7,10 @@ a rerun of the same settings trains nothing). The validator evaluates the
 model, the fine ranker's logged scores and popularity on the same eval
 candidate sets. Writes the suite table (hitrate at 1%, 5%, 10% and 25% of
 each candidate set: global, in-scene, out-of-scene and tail; NDCG@10 on
-exposed lists; train and validation loss at the end of training) and prints
-it. Every pipeline flag of `coarse-rank run` sets the settings under test.
+exposed lists; the chosen checkpoint, its train and validation losses and
+the validation loss at the end of training), prints it, and keeps the
+numbers in <out>/suite.json. Every pipeline flag of `coarse-rank run` sets
+the settings under test.
 
     python bench/quality_suite.py [--worlds default sparse] [--seeds 0 1 2]
         [--requests 20000] [--out quality_suite_run]
@@ -16,6 +18,7 @@ it. Every pipeline flag of `coarse-rank run` sets the settings under test.
 """
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -49,6 +52,8 @@ def main() -> None:
                              num_requests=args.requests,
                              pipeline=flags.config_from_args(args))
   outcome = suite.run_suite(args.out, config, flags.beam_args_from(args))
+  with open(os.path.join(args.out, "suite.json"), "w") as f:
+    json.dump(outcome, f, indent=2, sort_keys=True)
   command = shlex.join(["python", "bench/quality_suite.py"] + sys.argv[1:])
   text = suite.markdown(outcome, command, config.seeds)
   os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)

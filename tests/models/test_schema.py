@@ -93,7 +93,8 @@ def test_feature_spec_parses_a_built_example(list_size, history_length):
           lists.Impression("i3", 0.2, False, -1, False, False),
       ],
       attributed=["i4"])
-  values, _ = lists.build_list(request, catalog, sampler, params)
+  values, _ = lists.build_list(request, catalog, sampler, params,
+                               item_stats={"i1": (3, 1, 0)}, in_train=False)
 
   parsed = tf.io.parse_example(
       [encode.train_example(values)],

@@ -15,10 +15,13 @@ def _metrics(g5, g10, **extra):
 
 
 def _results():
-  losses = dict(train_loss=2.0, val_loss=2.5)
+  losses = dict(train_loss=2.0, val_loss=2.5, chosen_step=40,
+                train_steps=200, last_val_loss=2.9)
   return {"w": {
       scorers.MODEL: {0: _metrics(0.6, 0.7, **losses),
-                      1: _metrics(0.5, 0.8, train_loss=3.0, val_loss=3.25)},
+                      1: _metrics(0.5, 0.8, train_loss=3.0, val_loss=3.25,
+                                  chosen_step=20, train_steps=200,
+                                  last_val_loss=3.75)},
       scorers.POPULARITY: {0: _metrics(0.55, 0.75), 1: _metrics(0.55, 0.75)},
       scorers.FINE_RANKER: {0: _metrics(0.9, 0.9), 1: _metrics(0.9, 0.9)},
       suite.TFRS_BASELINE: {0: _metrics(0.1, 0.2, **losses),
@@ -71,8 +74,10 @@ def test_world_tables_give_mean_spread_and_the_loss_gap():
   model = next(l for l in lines if l.startswith("| model | 0.5"))
   # global@5% over seeds (0.6, 0.5): mean 0.55, sample std 0.0707.
   assert model.split(" | ")[2] == "0.550 ± 0.071"
-  gap = next(l for l in lines if l.startswith("| model | 2.500"))
-  # Gaps 0.5 and 0.25: mean 0.375, std 0.177.
-  assert gap == "| model | 2.500 ± 0.707 | 2.875 ± 0.530 | 0.375 ± 0.177 |"
+  gap = next(l for l in lines if l.startswith("| model | 40, 20 of 200"))
+  # Gaps 0.5 and 0.25: mean 0.375, std 0.177; at the end (2.9, 3.75):
+  # mean 3.325, std 0.601.
+  assert gap == ("| model | 40, 20 of 200 | 2.500 ± 0.707 | 2.875 ± 0.530 "
+                 "| 0.375 ± 0.177 | 3.325 ± 0.601 |")
   fine = next(l for l in lines if l.startswith("| fine_ranker | 0.5"))
   assert fine.split(" | ")[2] == "0.900 ± 0.000"

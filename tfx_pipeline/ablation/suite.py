@@ -27,7 +27,10 @@ SLICES = ("global", "in_scene", "out_of_scene", "tail")
 TFRS_BASELINE = variants_lib.BASELINE
 SCORERS = (scorers.MODEL, scorers.FINE_RANKER, scorers.POPULARITY,
            TFRS_BASELINE)
-LOSSES = ("train_loss", "val_loss")
+# The training summary's losses at the chosen checkpoint, the chosen step
+# and the validation loss at the end of training.
+LOSSES = ("train_loss", "val_loss", "chosen_step", "train_steps",
+          "last_val_loss")
 WORLD_FILE = "world.json"
 
 # {world: {scorer: {seed: {metric: value}}}}
@@ -146,6 +149,13 @@ def _cell(values: Sequence[float]) -> str:
   return f"{s.mean:.3f}" if s.n == 1 else f"{s.mean:.3f} ± {s.std:.3f}"
 
 
+def _steps(chosen: Sequence[float], total: Sequence[float]) -> str:
+  """The chosen checkpoint's step per seed, of the run's steps."""
+  if not chosen or any(math.isnan(c) for c in chosen):
+    return "n/a"
+  return f"{', '.join(str(int(c)) for c in chosen)} of {int(max(total))}"
+
+
 def check_lines(results: SuiteResults) -> List[str]:
   """The required part: the model beats popularity and the TFRS baseline."""
   rows = []
@@ -192,12 +202,15 @@ def world_lines(world: str, by_scorer: summary.Results,
                            for s in present])
   lines.append("")
   trained = [s for s in (scorers.MODEL, TFRS_BASELINE) if s in by_scorer]
-  lines += _table(["trained scorer", "train loss", "validation loss",
-                   "gap"],
-                  [[s, _cell(value(s, "train_loss")),
+  lines += _table(["trained scorer", "chosen step", "train loss",
+                   "validation loss", "gap", "validation loss at the end"],
+                  [[s, _steps(value(s, "chosen_step"),
+                              value(s, "train_steps")),
+                    _cell(value(s, "train_loss")),
                     _cell(value(s, "val_loss")),
                     _cell([v - t for t, v in zip(value(s, "train_loss"),
-                                                 value(s, "val_loss"))])]
+                                                 value(s, "val_loss"))]),
+                    _cell(value(s, "last_val_loss"))]
                    for s in trained])
   return lines + [""]
 
@@ -223,8 +236,11 @@ def markdown(outcome: dict, command: str, seeds: Sequence[int]) -> str:
       "not depend on the seed. Popularity ranks candidates by their "
       "exposures in the train split; the TFRS baseline is a two-tower "
       "retrieval model trained on (query, clicked item) pairs with the same "
-      "towers, budget and data. Losses are measured at the end of training "
-      "on the same number of batches of the train and validation splits.",
+      "towers, budget and data. Each trained scorer keeps the checkpoint of "
+      "lowest validation loss; its train and validation losses are measured "
+      "there on the same number of batches of both splits, and the "
+      "validation loss at the end of training shows what the choice "
+      "avoided.",
       "",
       "## Required: the model beats popularity and the TFRS baseline at 5% "
       "and 10%",
