@@ -20,12 +20,14 @@ from components.listwise import params as params_lib
 from components.listwise import report as report_lib
 from components.listwise import sampling
 from components.listwise import split as split_lib
+from components.raw_logs import coercions
 from components.raw_logs import contract as c
 from components.raw_logs import faults
 from components.raw_logs import files as log_files
 
 _FILE = "__file"
 _ROW = "__row"
+_COERCION = "__coercion"
 
 
 @dataclasses.dataclass
@@ -84,11 +86,15 @@ def _read_table(logs: log_files.LogFiles, table: str,
     first = 0
     for batch in logs.batches(log_file, columns):
       reasons = faults.row_fault_reasons(table, batch)
-      frame = pa.Table.from_batches([batch]).to_pandas()
+      # Faulty rows leave with their file, row and reason only: every row
+      # can be coerced.
+      coerced, coercion = coercions.coerce(table, batch)
+      frame = pa.Table.from_batches([coerced]).to_pandas()
+      bad = ~np.asarray(pc.is_null(reasons))
+      frame[_COERCION] = coercion.to_pylist()
       frame[_FILE] = log_file.name
       frame[_ROW] = np.arange(first, first + batch.num_rows)
       counts.add(table, report_lib.READ, batch.num_rows)
-      bad = ~np.asarray(pc.is_null(reasons))
       counts.quarantine_rows(table, frame[bad],
                              pd.Series(reasons.to_pylist(),
                                        index=frame.index)[bad])
@@ -96,7 +102,7 @@ def _read_table(logs: log_files.LogFiles, table: str,
       first += batch.num_rows
   if not frames:
     schema = [col.name for col in c.TABLES[table].columns]
-    return pd.DataFrame(columns=schema + [_FILE, _ROW])
+    return pd.DataFrame(columns=schema + [_COERCION, _FILE, _ROW])
   return pd.concat(frames, ignore_index=True)
 
 
@@ -222,6 +228,11 @@ def build_reference(logs_dir: str,
                        (c.REQUESTS, requests), (c.IMPRESSIONS, impressions),
                        (c.CANDIDATES, candidates)):
     counts.add(table, report_lib.USED, len(frame))
+    for coercion, n in frame[_COERCION].value_counts().items():
+      counts.add(table, report_lib.coercion_key(coercion), n)
+  for (table, kind), n in report_lib.skipped_file_counts(
+      {t: logs.skipped_entries(t) for t in c.TABLES}):
+    counts.add(table, kind, n)
 
   data = _request_data(requests, users, impressions, candidates, attributed)
   minutes = collections.Counter(split_lib.minute_of(d.ts) for d in data)
@@ -244,9 +255,8 @@ def build_reference(logs_dir: str,
     values, stats = lists.build_list(d, catalog, negatives, params,
                                      item_stats, split == split_lib.TRAIN)
     counts.add(report_lib.LISTS, split, 1)
-    counts.add(report_lib.LISTS, "merged_duplicate_impressions",
-               stats.merged_impressions)
-    counts.add(report_lib.LISTS, "truncated_items", stats.truncated_items)
+    for kind, n in stats.counts().items():
+      counts.add(report_lib.LISTS, kind, n)
     examples[split].append(encode.train_example(values))
     if split == split_lib.EVAL:
       eval_sets.append(encode.eval_example(

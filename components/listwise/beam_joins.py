@@ -23,7 +23,7 @@ class JoinUser(beam.DoFn):
 
   Adds the profile (or defaults) to each request and attributes the user's
   out-of-scene purchases; outputs ATTRIBUTED (request_id, item_id) and
-  COUNTS.
+  COUNTS, the profile's coercion among them.
   """
 
   def __init__(self, window_s: int):
@@ -42,6 +42,8 @@ class JoinUser(beam.DoFn):
       yield count(report_lib.ATTRIBUTION, "not_attributed", missed)
     for request_id, item_id in pairs:
       yield beam.pvalue.TaggedOutput(ATTRIBUTED, (request_id, item_id))
+    if profile is not None and profile.coercion:
+      yield count(c.USERS, report_lib.coercion_key(profile.coercion))
     for r in requests:
       data = lists.RequestData(r.request_id, user_id, r.query, r.ts,
                                r.history)
@@ -93,6 +95,9 @@ class JoinRequest(beam.DoFn):
     data.attributed = sorted(joined["attr"])
     yield count(c.REQUESTS, report_lib.USED)
     yield count(c.IMPRESSIONS, report_lib.USED, len(data.impressions))
+    for chunk in impressions + candidates:
+      for coercion, n in chunk.coerced.items():
+        yield count(chunk.table, report_lib.coercion_key(coercion), n)
     if data.logged_candidates:
       yield count(c.CANDIDATES, report_lib.USED, len(data.logged_candidates))
     yield data
@@ -155,11 +160,9 @@ class BuildExamples(beam.DoFn):
     values, stats = lists.build_list(data, catalog, negatives, self._params,
                                      item_stats, split == split_lib.TRAIN)
     yield count(report_lib.LISTS, split)
-    if stats.merged_impressions:
-      yield count(report_lib.LISTS, "merged_duplicate_impressions",
-                  stats.merged_impressions)
-    if stats.truncated_items:
-      yield count(report_lib.LISTS, "truncated_items", stats.truncated_items)
+    for kind, n in stats.counts().items():
+      if n:
+        yield count(report_lib.LISTS, kind, n)
     yield split, encode.train_example(values)
     if split == split_lib.EVAL:
       eval_values = lists.build_eval_candidates(data, uniform, item_stats,

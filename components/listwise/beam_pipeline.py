@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Mapping, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -74,7 +74,8 @@ def _keep_first(rows, table: str, count_used: bool = True):
 def build(p: beam.Pipeline, logs_dir: str,
           table_files: Dict[str, List[log_files.LogFile]],
           params: params_lib.ListwiseParams, out: OutputPaths,
-          batch_rows: int = beam_rows.READ_BATCH_ROWS) -> None:
+          batch_rows: int = beam_rows.READ_BATCH_ROWS,
+          skipped: Optional[Mapping[str, List[str]]] = None) -> None:
   """Adds the whole listwise stage to pipeline `p`.
 
   Args:
@@ -84,8 +85,11 @@ def build(p: beam.Pipeline, logs_dir: str,
     params: list building parameters.
     out: output locations.
     batch_rows: rows per Parquet read batch.
+    skipped: table -> entries of its folder not read, for the report.
   """
-  quarantine, counts = [], []
+  quarantine = []
+  counts = [p | "SkippedFiles" >> beam.Create(
+      report_lib.skipped_file_counts(skipped or {}))]
 
   def collect(result):
     quarantine.append(result[beam_rows.QUARANTINE])
@@ -214,11 +218,13 @@ def run(logs_dir: str, params: params_lib.ListwiseParams, out: OutputPaths,
   """
   start = time.time()
   beam_direct.use_size_based_runner_flush()
-  table_files = log_files.checked_table_files(log_files.LogFiles(logs_dir))
+  logs = log_files.LogFiles(logs_dir)
+  table_files = log_files.checked_table_files(logs)
   logging.info("listwise examples from %s: %s", logs_dir, ", ".join(
       f"{t} {len(f)} files" for t, f in table_files.items()))
   with make_pipeline() as p:
-    build(p, logs_dir, table_files, params, out, batch_rows)
+    build(p, logs_dir, table_files, params, out, batch_rows,
+          {t: logs.skipped_entries(t) for t in table_files})
   report = read_report(out.report)
   logging.info("listwise examples done in %.1fs\n%s", time.time() - start,
                report_lib.format_report(report))

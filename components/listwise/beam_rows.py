@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from components.listwise import records
 from components.listwise import report as report_lib
+from components.raw_logs import coercions
 from components.raw_logs import contract as c
 from components.raw_logs import faults
 from components.raw_logs import files as log_files
@@ -51,8 +52,10 @@ class CheckRows(beam.DoFn):
   Row-local faults are those of `faults.row_fault_reasons` without lookups,
   plus unknown items when the valid item ids are given as a side input.
   Duplicate keys, unknown requests and empty requests need joins and are
-  found downstream. Outputs: main (table-specific keyed rows), QUARANTINE
-  (records.Quarantined) and COUNTS.
+  found downstream. Valid rows are emitted coerced (`coercions.coerce`),
+  with their coercion, which is counted where the row is used; quarantined
+  rows keep the values read. Outputs: main (table-specific keyed rows),
+  QUARANTINE (records.Quarantined) and COUNTS.
   """
 
   def __init__(self, table: str):
@@ -76,13 +79,16 @@ class CheckRows(beam.DoFn):
             self._table, records.Origin(log_file.name, first + int(index)),
             reason, values))
     keep = np.asarray(pc.is_null(reasons))
-    yield from self._valid(log_file.name, first, batch, keep)
+    batch, coerced = coercions.coerce(self._table, batch)
+    yield from self._valid(log_file.name, first, batch, keep,
+                           coerced.to_pylist())
 
   def _valid(self, file: str, first: int, batch: pa.RecordBatch,
-             keep: np.ndarray):
+             keep: np.ndarray, coerced: list):
     table = self._table
     if table in (c.IMPRESSIONS, c.CANDIDATES):
-      yield from records.chunks_by_request(table, file, batch, first, keep)
+      yield from records.chunks_by_request(table, file, batch, first, keep,
+                                           coerced)
       return
     index = np.flatnonzero(keep)
     rows = batch.take(pa.array(index)).to_pylist() if index.size else []
@@ -95,7 +101,7 @@ class CheckRows(beam.DoFn):
       elif table == c.USERS:
         yield row[c.USER_ID], records.UserRow(
             origin, int(row[c.AGE_BUCKET]), row[c.GENDER],
-            int(row[c.PURCHASE_POWER]))
+            int(row[c.PURCHASE_POWER]), coerced[i])
       elif table == c.ITEMS:
         yield row[c.ITEM_ID], (origin, (row[c.CATEGORY], row[c.BRAND],
                                         float(row[c.PRICE])))

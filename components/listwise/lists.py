@@ -48,9 +48,21 @@ class RequestData:
 
 @dataclasses.dataclass
 class ListStats:
-  """What building a list merged or dropped, for the reconciliation report."""
+  """What building a list merged, coerced or dropped, for the report.
+
+  shared_positions: exposed items at a position another exposed item of the
+    list holds too, all but one per position. Both stay exposed, with their
+    labels; ties are ordered by item id (position only orders the list).
+  """
   merged_impressions: int = 0
   truncated_items: int = 0
+  shared_positions: int = 0
+
+  def counts(self) -> Dict[str, int]:
+    """The reconciliation report's "lists" counts of these statistics."""
+    return {"merged_duplicate_impressions": self.merged_impressions,
+            "truncated_items": self.truncated_items,
+            "shared_position_items": self.shared_positions}
 
 
 def merge_impressions(impressions: Sequence[Impression]
@@ -128,13 +140,13 @@ def build_list(req: RequestData, catalog: Catalog,
                ) -> Tuple[dict, ListStats]:
   """The training list of a request, padded to `params.list_size`.
 
-  Entries, in priority order: exposed items by position; attributed
-  out-of-scene purchases not exposed; up to M unexposed impressions; R random
-  catalog negatives (with the log of their sampling probability, for the
-  logQ correction). Labels obey purchase => click => exposure. Each entry
-  carries its item's train statistics; the list of a train request leaves
-  the request's own impressions out of them (`in_train`), so no label is a
-  feature of itself.
+  Entries, in priority order: exposed items by position (then item id);
+  attributed out-of-scene purchases not exposed; up to M unexposed
+  impressions; R random catalog negatives (with the log of their sampling
+  probability, for the logQ correction). Labels obey purchase => click =>
+  exposure. Each entry carries its item's train statistics; the list of a
+  train request leaves the request's own impressions out of them
+  (`in_train`), so no label is a feature of itself.
 
   Returns:
     (feature name -> list of values, stats). List features have
@@ -171,7 +183,9 @@ def build_list(req: RequestData, catalog: Catalog,
     entries.append((item, f.SAMPLE_RANDOM, False, False, False, None))
 
   stats = ListStats(merged_impressions=merged_rows,
-                    truncated_items=max(0, len(entries) - params.list_size))
+                    truncated_items=max(0, len(entries) - params.list_size),
+                    shared_positions=len(exposed) - len(
+                        {imp.position for imp in exposed}))
   entries = entries[:params.list_size]
   pad = params.list_size - len(entries)
   out = context_features(req, params)

@@ -1,8 +1,9 @@
 """Row records carried between the Beam stages, with their file-and-row provenance."""
 
+import collections
 import dataclasses
 import json
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +50,7 @@ class UserRow:
   age_bucket: int
   gender: str
   purchase_power: int
+  coercion: Optional[str] = None  # `coercions.COERCIONS` name, if coerced.
 
 
 @dataclasses.dataclass
@@ -56,13 +58,14 @@ class RowChunk:
   """Rows of one request from one batch of impressions or candidates.
 
   `columns` maps column name to a list of values, one per row; `rows` are
-  the row indices in `file`.
+  the row indices in `file`; `coerced` counts the rows per coercion.
   """
   table: str
   request_id: str
   file: str
   rows: List[int]
   columns: Dict[str, list]
+  coerced: Dict[str, int] = dataclasses.field(default_factory=dict)
 
   def __len__(self) -> int:
     return len(self.rows)
@@ -75,7 +78,8 @@ class RowChunk:
 
 
 def chunks_by_request(table: str, file: str, batch: pa.RecordBatch,
-                      first_row: int, keep: np.ndarray) -> List[tuple]:
+                      first_row: int, keep: np.ndarray,
+                      coercions: Sequence[Optional[str]]) -> List[tuple]:
   """Splits the kept rows of a batch into (request_id, RowChunk) per request.
 
   Args:
@@ -84,6 +88,7 @@ def chunks_by_request(table: str, file: str, batch: pa.RecordBatch,
     batch: the rows, request_id among the columns.
     first_row: row index of the batch's first row in its file.
     keep: bool `[num_rows]`, rows to include.
+    coercions: `[num_rows]`, the coercion of each row or None.
   """
   index = np.flatnonzero(keep)
   if index.size == 0:
@@ -98,10 +103,12 @@ def chunks_by_request(table: str, file: str, batch: pa.RecordBatch,
   out = []
   for start, end in zip(starts, ends):
     rows = order[start:end]
+    coerced = collections.Counter(coercions[i] for i in index[rows])
+    coerced.pop(None, None)
     out.append((sorted_ids[start], RowChunk(
         table, sorted_ids[start], file, (index[rows] + first_row).tolist(),
         {name: values[rows].tolist() for name, values in columns.items()
-         if name != c.REQUEST_ID})))
+         if name != c.REQUEST_ID}, dict(coerced))))
   return out
 
 

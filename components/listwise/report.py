@@ -1,16 +1,19 @@
 """The reconciliation report: per table, rows read = rows used + rows quarantined."""
 
 import json
-from typing import Dict, Iterable, Mapping, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from components.listwise import split as split_lib
 from components.raw_logs import contract as c
 
 # Count keys are (scope, kind): scope is a table or "lists"/"attribution";
-# kind is "read", "used", "quarantined:<reason>" or a named statistic.
+# kind is "read", "used", "quarantined:<reason>", "coerced:<coercion>" (rows
+# used that were coerced), "skipped_files" or a named statistic.
 READ = "read"
 USED = "used"
 QUARANTINED = "quarantined:"
+COERCED = "coerced:"
+SKIPPED_FILES = "skipped_files"
 LISTS = "lists"
 ATTRIBUTION = "attribution"
 
@@ -27,6 +30,17 @@ def quarantine_key(reason: str) -> str:
   return QUARANTINED + reason
 
 
+def coercion_key(coercion: str) -> str:
+  return COERCED + coercion
+
+
+def skipped_file_counts(skipped: Mapping[str, Sequence[str]]
+                        ) -> List[Tuple[Tuple[str, str], int]]:
+  """Counts of the entries of table folders that were not read."""
+  return [((table, SKIPPED_FILES), len(names))
+          for table, names in skipped.items() if names]
+
+
 def build_report(counts: Iterable[Tuple[Tuple[str, str], int]],
                  cuts: split_lib.Cuts) -> dict:
   """Turns summed counters into the report dictionary."""
@@ -34,14 +48,19 @@ def build_report(counts: Iterable[Tuple[Tuple[str, str], int]],
   for key, value in counts:
     totals[tuple(key)] = totals.get(tuple(key), 0) + int(value)
   tables = {}
+  def by_prefix(table, prefix):
+    return {kind[len(prefix):]: n
+            for (scope, kind), n in sorted(totals.items())
+            if scope == table and kind.startswith(prefix)}
+
   for table in c.TABLES:
-    read = totals.get((table, READ), 0)
-    reasons = {kind[len(QUARANTINED):]: n
-               for (scope, kind), n in sorted(totals.items())
-               if scope == table and kind.startswith(QUARANTINED)}
-    tables[table] = {"read": read, "used": totals.get((table, USED), 0),
+    reasons = by_prefix(table, QUARANTINED)
+    tables[table] = {"read": totals.get((table, READ), 0),
+                     "used": totals.get((table, USED), 0),
                      "quarantined": sum(reasons.values()),
-                     "quarantined_by_reason": reasons}
+                     "quarantined_by_reason": reasons,
+                     "coerced_by_reason": by_prefix(table, COERCED),
+                     SKIPPED_FILES: totals.get((table, SKIPPED_FILES), 0)}
   extra = {scope: {kind: n for (s, kind), n in sorted(totals.items())
                    if s == scope}
            for scope in (LISTS, ATTRIBUTION)}
@@ -86,6 +105,10 @@ def format_report(report: Mapping) -> str:
                  f"{row['quarantined']:>13,}")
     for reason, n in row["quarantined_by_reason"].items():
       lines.append(f"  {reason:<36}{n:>13,}")
+    for coercion, n in row["coerced_by_reason"].items():
+      lines.append(f"  coerced (used): {coercion} {n:,}")
+    if row[SKIPPED_FILES]:
+      lines.append(f"  skipped, not .parquet files: {row[SKIPPED_FILES]:,}")
   for scope in (LISTS, ATTRIBUTION):
     for kind, n in report[scope].items():
       lines.append(f"{scope}.{kind:<32}{n:>12,}")

@@ -47,6 +47,9 @@ class Column:
   name: str
   type: pa.DataType
   optional: bool = False
+  # A null means "unknown": the row is kept with the column's unknown value
+  # and counted as coerced (`coercions.py`), not quarantined.
+  nullable: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +80,9 @@ TABLES: Mapping[str, Table] = {
         ), unique_key=REQUEST_ID),
         Table(USERS, (
             Column(USER_ID, pa.string()),
-            Column(AGE_BUCKET, pa.int32()),
-            Column(GENDER, pa.string()),
-            Column(PURCHASE_POWER, pa.int32()),
+            Column(AGE_BUCKET, pa.int32(), nullable=True),
+            Column(GENDER, pa.string(), nullable=True),
+            Column(PURCHASE_POWER, pa.int32(), nullable=True),
         ), optional=True, unique_key=USER_ID),
         Table(ITEMS, (
             Column(ITEM_ID, pa.string()),
@@ -110,7 +113,8 @@ TABLES: Mapping[str, Table] = {
     )
 }
 
-# Columns that identify an entity; a null in one of them makes the row unusable.
+# Columns that identify an entity; a null in one of them makes the row unusable,
+# and so does an empty one: "" is the model's padding value, "absent".
 ID_COLUMNS = (REQUEST_ID, USER_ID, ITEM_ID)
 # The longest id accepted, in UTF-8 bytes, in an id column or as an item of
 # `user_history`; a longer one makes its row a fault. Ids are variable-length
@@ -119,6 +123,12 @@ ID_COLUMNS = (REQUEST_ID, USER_ID, ITEM_ID)
 MAX_ID_BYTES = 1024
 # Columns holding model scores; NaN or infinity makes the row unusable.
 SCORE_COLUMNS = (FINE_SCORE,)
+# Columns holding unix times in seconds, and the period a time must lie in:
+# [2000-01-01, 2100-01-01) UTC. A time outside it (0, -1, milliseconds)
+# makes the row unusable.
+TS_COLUMNS = (TS,)
+MIN_TS = 946_684_800
+END_TS = 4_102_444_800
 
 
 def table_dir(logs_dir: str, table: str) -> str:

@@ -1,6 +1,7 @@
 """Row faults of raw search logs, found batch by batch with Arrow compute."""
 
-from typing import Any, Collection, Dict, Mapping, Optional, Tuple, Union
+from typing import (Any, Callable, Collection, Dict, Mapping, Optional,
+                    Tuple, Union)
 
 import numpy as np
 import pyarrow as pa
@@ -14,11 +15,15 @@ from components.raw_logs import contract
 # (duplicates, references, empty requests) only see rows that are valid in
 # themselves.
 NULL_ID = "null_id"
+EMPTY_ID = "empty_id"
 ID_TOO_LONG = "id_too_long"
 NULL_VALUE = "null_value"
 NON_FINITE_SCORE = "non_finite_score"
 NON_FINITE_PRICE = "non_finite_price"
+NEGATIVE_PRICE = "negative_price"
+IMPLAUSIBLE_TIMESTAMP = "implausible_timestamp"
 INCONSISTENT_POSITION = "inconsistent_position"
+INTERACTION_NOT_EXPOSED = "interaction_not_exposed"
 DUPLICATE_KEY = "duplicate_key"
 UNKNOWN_REQUEST = "unknown_request"
 UNKNOWN_ITEM = "unknown_item"
@@ -26,11 +31,15 @@ EMPTY_REQUEST = "empty_request"
 
 REASONS = (
     NULL_ID,
+    EMPTY_ID,
     ID_TOO_LONG,
     NULL_VALUE,
     NON_FINITE_SCORE,
     NON_FINITE_PRICE,
+    NEGATIVE_PRICE,
+    IMPLAUSIBLE_TIMESTAMP,
     INCONSISTENT_POSITION,
+    INTERACTION_NOT_EXPOSED,
     DUPLICATE_KEY,
     UNKNOWN_REQUEST,
     UNKNOWN_ITEM,
@@ -63,16 +72,20 @@ def fault_columns(table_name: str, reason: str) -> Tuple[str, ...]:
   table = contract.TABLES[table_name]
   if reason == NULL_ID:
     return id_columns(table_name)
-  if reason == ID_TOO_LONG:
+  if reason in (EMPTY_ID, ID_TOO_LONG):
     return id_columns(table_name) + id_list_columns(table_name)
   if reason == NULL_VALUE:
     return _value_columns(table)
   if reason == NON_FINITE_SCORE:
     return contract.SCORE_COLUMNS
-  if reason == NON_FINITE_PRICE:
+  if reason in (NON_FINITE_PRICE, NEGATIVE_PRICE):
     return (contract.PRICE,)
+  if reason == IMPLAUSIBLE_TIMESTAMP:
+    return contract.TS_COLUMNS
   if reason == INCONSISTENT_POSITION:
     return (contract.EXPOSED, contract.POSITION)
+  if reason == INTERACTION_NOT_EXPOSED:
+    return (contract.EXPOSED, contract.CLICKED, contract.PURCHASED)
   if reason == DUPLICATE_KEY:
     return (table.unique_key,) if table.unique_key else ()
   if reason in (UNKNOWN_REQUEST, EMPTY_REQUEST):
@@ -114,15 +127,22 @@ def row_fault_reasons(
 
   Checks, in the order of `REASONS` (the first that applies wins):
     null_id: null in request_id, user_id or item_id.
+    empty_id: "" (the model's padding value) as an id or as an item id of
+      user_history.
     id_too_long: an id, or an item id of user_history, longer than
       `contract.MAX_ID_BYTES` UTF-8 bytes.
     null_value: null in another required column, or a null element in a
       required list column; a null in an optional column (candidates'
-      fine_score) is allowed.
+      fine_score) is allowed, one in a nullable column (users' profile) is
+      a coercion (`coercions.py`).
     non_finite_score: NaN or infinite fine_score.
-    non_finite_price: NaN, infinite or negative items' price.
+    non_finite_price: NaN or infinite items' price.
+    negative_price: items' price below 0.
+    implausible_timestamp: ts outside [contract.MIN_TS, contract.END_TS).
     inconsistent_position: an impression exposed with position < 0, or not
       exposed with position != -1.
+    interaction_not_exposed: an impression clicked or purchased but not
+      exposed.
     duplicate_key: the table's unique key repeats a valid row earlier in the
       batch or a key in `seen_keys`; the first valid occurrence is kept.
     unknown_request: impressions or candidates whose request_id is not in
@@ -149,17 +169,24 @@ def row_fault_reasons(
   batch = _as_record_batch(batch)
   _check_columns(table, batch)
   codes = np.full(batch.num_rows, _NO_FAULT, np.int8)
+  ids = id_columns(table_name) + id_list_columns(table_name)
   _mark(codes, NULL_ID, _has_null(batch, id_columns(table_name)))
-  _mark(codes, ID_TOO_LONG, _too_long(
-      batch, id_columns(table_name) + id_list_columns(table_name)))
+  _mark(codes, EMPTY_ID, _ids_where(batch, ids, _empty))
+  _mark(codes, ID_TOO_LONG, _ids_where(batch, ids, _too_long))
   _mark(codes, NULL_VALUE, _has_null(batch, _value_columns(table)))
   for column in contract.SCORE_COLUMNS:
     if column in batch.schema.names:
       _mark(codes, NON_FINITE_SCORE, _non_finite(batch.column(column)))
   if table_name == contract.ITEMS:
-    _mark(codes, NON_FINITE_PRICE, _bad_price(batch.column(contract.PRICE)))
+    price = batch.column(contract.PRICE)
+    _mark(codes, NON_FINITE_PRICE, _non_finite(price))
+    _mark(codes, NEGATIVE_PRICE, _to_mask(pc.less(price, 0.0)))
+  for column in contract.TS_COLUMNS:
+    if column in batch.schema.names:
+      _mark(codes, IMPLAUSIBLE_TIMESTAMP, _implausible(batch.column(column)))
   if table_name == contract.IMPRESSIONS:
     _mark(codes, INCONSISTENT_POSITION, _inconsistent_position(batch))
+    _mark(codes, INTERACTION_NOT_EXPOSED, _interaction_not_exposed(batch))
   if table.unique_key is not None:
     keys = batch.column(table.unique_key)
     _mark(codes, DUPLICATE_KEY,
@@ -177,9 +204,9 @@ def row_fault_reasons(
 
 
 def _value_columns(table: contract.Table) -> Tuple[str, ...]:
-  """Required columns of a table that are not entity ids."""
+  """Required columns of a table that are not entity ids nor nullable."""
   return tuple(c.name for c in table.required_columns
-               if c.name not in contract.ID_COLUMNS)
+               if c.name not in contract.ID_COLUMNS and not c.nullable)
 
 
 def _as_record_batch(batch: Batch) -> pa.RecordBatch:
@@ -238,19 +265,27 @@ def _rows_of_elements(column: pa.ListArray, elements: pa.Array) -> np.ndarray:
   return mask
 
 
-def _too_long(batch: pa.RecordBatch, columns: Tuple[str, ...]) -> np.ndarray:
-  """Rows with a string (or a list element) over MAX_ID_BYTES; nulls are not."""
+def _ids_where(batch: pa.RecordBatch, columns: Tuple[str, ...],
+               test: Callable[[pa.Array], pa.Array]) -> np.ndarray:
+  """Rows where `test` holds for an id (or an id list's element); nulls
+  are left to the null checks."""
   mask = np.zeros(batch.num_rows, bool)
   for name in columns:
     column = batch.column(name)
     if pa.types.is_list(column.type):
-      long_elements = pc.fill_null(pc.greater(pc.binary_length(
-          pc.list_flatten(column)), contract.MAX_ID_BYTES), False)
-      mask |= _rows_of_elements(column, long_elements)
+      elements = pc.fill_null(test(pc.list_flatten(column)), False)
+      mask |= _rows_of_elements(column, elements)
     else:
-      mask |= _to_mask(pc.greater(pc.binary_length(column),
-                                  contract.MAX_ID_BYTES))
+      mask |= _to_mask(test(column))
   return mask
+
+
+def _empty(ids: pa.Array) -> pa.Array:
+  return pc.equal(pc.binary_length(ids), 0)
+
+
+def _too_long(ids: pa.Array) -> pa.Array:
+  return pc.greater(pc.binary_length(ids), contract.MAX_ID_BYTES)
 
 
 def _non_finite(column: pa.Array) -> np.ndarray:
@@ -258,8 +293,9 @@ def _non_finite(column: pa.Array) -> np.ndarray:
   return _to_mask(pc.invert(pc.is_finite(column)))
 
 
-def _bad_price(column: pa.Array) -> np.ndarray:
-  return _non_finite(column) | _to_mask(pc.less(column, 0.0))
+def _implausible(ts: pa.Array) -> np.ndarray:
+  return _to_mask(pc.or_(pc.less(ts, contract.MIN_TS),
+                         pc.greater_equal(ts, contract.END_TS)))
 
 
 def _inconsistent_position(batch: pa.RecordBatch) -> np.ndarray:
@@ -269,6 +305,12 @@ def _inconsistent_position(batch: pa.RecordBatch) -> np.ndarray:
   not_marked = _to_mask(
       pc.not_equal(position, contract.NOT_EXPOSED_POSITION))
   return (exposed & negative) | (~exposed & not_marked)
+
+
+def _interaction_not_exposed(batch: pa.RecordBatch) -> np.ndarray:
+  exposed = _to_mask(batch.column(contract.EXPOSED))
+  return ~exposed & (_to_mask(batch.column(contract.CLICKED))
+                     | _to_mask(batch.column(contract.PURCHASED)))
 
 
 def _repeated_keys(keys: pa.Array, eligible: np.ndarray,

@@ -3,8 +3,9 @@
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import os
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -14,6 +15,8 @@ from components.raw_logs import contract
 
 # Rows per batch read from a Parquet file; bounds memory on large tables.
 BATCH_ROWS = 1 << 20
+# Names of metadata entries in a table folder, never read nor reported.
+_HIDDEN_PREFIXES = (".", "_")
 
 
 class LogSchemaError(ValueError):
@@ -47,8 +50,16 @@ class LogFiles:
       self._fs, self._root = pafs.LocalFileSystem(), os.path.abspath(logs_dir)
     self._logs_dir = logs_dir
 
-  def _parquet_infos(self, table: str) -> List[pafs.FileInfo]:
-    """The table's Parquet files (name, size, mtime), sorted by name.
+  def _listing(self, table: str) -> Tuple[List[pafs.FileInfo], List[str]]:
+    """The table's Parquet files (name, size, mtime) sorted by name, and the
+    entries of its folder that are not read.
+
+    Other entries whose name starts with "." or "_" (`_SUCCESS`, `.crc`
+    files) are metadata by the Hadoop, Spark and Arrow convention and are
+    left out of both. The rest, files not named `*.parquet` and subfolders
+    (hive-style partitions such as `date=2026-01-01/` are not read), are
+    skipped, named relative to the logs directory, a subfolder with a
+    trailing "/".
 
     Raises:
       LogSchemaError: the table's path is a file, not a folder.
@@ -58,16 +69,35 @@ class LogFiles:
       raise LogSchemaError(
           table, contract.table_dir(self._logs_dir, table),
           "is a file; a table is a folder of .parquet files")
-    infos = self._fs.get_file_info(
-        pafs.FileSelector(folder, allow_not_found=True))
-    return sorted((i for i in infos if i.type == pafs.FileType.File
-                   and i.base_name.endswith(".parquet")),
-                  key=lambda i: i.base_name)
+    infos = sorted(self._fs.get_file_info(
+        pafs.FileSelector(folder, allow_not_found=True)),
+                   key=lambda i: i.base_name)
+    parquet, skipped = [], []
+    for info in infos:
+      is_file = info.type == pafs.FileType.File
+      if is_file and info.base_name.endswith(".parquet"):
+        parquet.append(info)
+      elif not info.base_name.startswith(_HIDDEN_PREFIXES):
+        skipped.append(f"{table}/{info.base_name}{'' if is_file else '/'}")
+    return parquet, skipped
+
+  def skipped_entries(self, table: str) -> List[str]:
+    """Files of the table's folder that are not Parquet, and subfolders."""
+    return self._listing(table)[1]
 
   def table_files(self, table: str) -> List[LogFile]:
-    """The table's Parquet files by name; fails if a required table has none."""
+    """The table's Parquet files by name; fails if a required table has none.
+
+    Logs a warning naming the entries of the folder it skips.
+    """
     folder = contract.table_dir(self._root, table)
-    names = [i.base_name for i in self._parquet_infos(table)]
+    infos, skipped = self._listing(table)
+    if skipped:
+      logging.warning(
+          "raw logs table %r: skipped %d folder entries that are not "
+          ".parquet files (subfolders such as hive-style partitions are not "
+          "read): %s", table, len(skipped), ", ".join(skipped))
+    names = [i.base_name for i in infos]
     if not names and not contract.TABLES[table].optional:
       raise LogSchemaError(
           table, contract.table_dir(self._logs_dir, table),
@@ -82,7 +112,7 @@ class LogFiles:
     """
     digest = hashlib.sha256()
     for table in contract.TABLES:
-      for info in self._parquet_infos(table):
+      for info in self._listing(table)[0]:
         digest.update(f"{table}/{info.base_name}\t{info.size}\t"
                       f"{info.mtime_ns}\n".encode())
     return digest.hexdigest()

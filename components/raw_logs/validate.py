@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from components.raw_logs import coercions as coercions_lib
 from components.raw_logs import contract
 from components.raw_logs import faults
 from components.raw_logs import files as log_files
@@ -34,16 +35,24 @@ class FaultExample:
 
 @dataclasses.dataclass
 class ValidationReport:
-  """Rows read per present table, and row-fault counts and examples.
+  """Rows read per present table, row-fault counts and examples, coercions.
 
   Attributes:
     rows_read: table -> rows read; tables absent from the logs are left out.
     faults: table -> reason -> number of rows; only non-zero counts.
     examples: table -> reason -> up to `MAX_EXAMPLES` rows, in file order.
+    coercions: table -> coercion (`coercions.COERCIONS`) -> number of valid
+      rows coerced; only non-zero counts. Coercions are not faults.
+    skipped_files: table -> entries of its folder that are not read (files
+      not named *.parquet, subfolders); only tables with some.
   """
   rows_read: Dict[str, int] = dataclasses.field(default_factory=dict)
   faults: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
   examples: Dict[str, Dict[str, List[FaultExample]]] = dataclasses.field(
+      default_factory=dict)
+  coercions: Dict[str, Dict[str, int]] = dataclasses.field(
+      default_factory=dict)
+  skipped_files: Dict[str, List[str]] = dataclasses.field(
       default_factory=dict)
 
   @property
@@ -62,6 +71,8 @@ class ValidationReport:
             t: {r: [e.to_dict() for e in rows] for r, rows in by_reason.items()}
             for t, by_reason in self.examples.items()
         },
+        "coercions": {t: dict(r) for t, r in self.coercions.items()},
+        "skipped_files": {t: list(n) for t, n in self.skipped_files.items()},
     }
 
   def format(self) -> str:
@@ -83,6 +94,15 @@ class ValidationReport:
         for example in rows:
           values = ", ".join(f"{k}={v!r}" for k, v in example.values.items())
           lines.append(f"    {example.file} row {example.row}: {values}")
+    if self.coercions:
+      lines.append("Coerced (valid rows kept with a value changed):")
+    for table, by_name in self.coercions.items():
+      for name, count in by_name.items():
+        lines.append(f"  {table} / {name}: {count}")
+    if self.skipped_files:
+      lines.append("Skipped, not .parquet files (subfolders are not read):")
+    for names in self.skipped_files.values():
+      lines.extend(f"  {name}" for name in names)
     return "\n".join(lines)
 
 
@@ -103,7 +123,10 @@ def validate_logs(logs_dir: str) -> ValidationReport:
   """
   logs = log_files.LogFiles(logs_dir)
   files = log_files.checked_table_files(logs)
-  return _find_row_faults(logs, files)
+  report = _find_row_faults(logs, files)
+  report.skipped_files = {t: logs.skipped_entries(t) for t in contract.TABLES
+                          if logs.skipped_entries(t)}
+  return report
 
 
 def _find_row_faults(
@@ -157,6 +180,8 @@ def _scan_table(logs: log_files.LogFiles, files: Mapping[str, List[log_files.Log
       reasons = faults.row_fault_reasons(table, batch, seen_keys=seen,
                                          **lookups)
       _record_batch(report, log_file, first_row, batch, reasons)
+      _count(report.coercions, table, pc.filter(
+          coercions_lib.coerce(table, batch)[1], pc.is_null(reasons)))
       if collect:
         keys.add(batch.column(collect).filter(pc.is_null(reasons)))
       first_row += batch.num_rows
@@ -169,10 +194,7 @@ def _record_batch(report: ValidationReport, log_file: log_files.LogFile,
   """Adds a batch that starts at row `first_row` of its file to `report`."""
   table = log_file.table
   report.rows_read[table] = report.rows_read.get(table, 0) + batch.num_rows
-  for entry in pc.value_counts(reasons.drop_null()).to_pylist():
-    reason = entry["values"]
-    table_faults = report.faults.setdefault(table, {})
-    table_faults[reason] = table_faults.get(reason, 0) + entry["counts"]
+  for reason in _count(report.faults, table, reasons):
     examples = report.examples.setdefault(table, {}).setdefault(reason, [])
     room = MAX_EXAMPLES - len(examples)
     if room <= 0:
@@ -182,6 +204,17 @@ def _record_batch(report: ValidationReport, log_file: log_files.LogFile,
         FaultExample(log_file.name, first_row + row,
                      _example_values(table, reason, batch, row))
         for row in rows)
+
+
+def _count(counts: Dict[str, Dict[str, int]], table: str,
+           names: pa.StringArray) -> List[str]:
+  """Adds the non-null `names` to counts[table]; returns the names found."""
+  found = []
+  for entry in pc.value_counts(names.drop_null()).to_pylist():
+    by_name = counts.setdefault(table, {})
+    by_name[entry["values"]] = by_name.get(entry["values"], 0) + entry["counts"]
+    found.append(entry["values"])
+  return found
 
 
 class _DistinctKeys:
@@ -242,10 +275,13 @@ def _in_table_order(report: ValidationReport) -> ValidationReport:
     return {t: mapping[t] for t in order if t in mapping}
 
   def by_reason(mapping: Mapping[str, Any]) -> Dict[str, Any]:
-    return {r: mapping[r] for r in faults.REASONS if r in mapping}
+    return {r: mapping[r] for r in faults.REASONS + coercions_lib.COERCIONS
+            if r in mapping}
 
   return ValidationReport(
       rows_read=by_table(report.rows_read),
       faults={t: by_reason(r) for t, r in by_table(report.faults).items()},
       examples={t: by_reason(r)
-                for t, r in by_table(report.examples).items()})
+                for t, r in by_table(report.examples).items()},
+      coercions={t: by_reason(r)
+                 for t, r in by_table(report.coercions).items()})

@@ -16,6 +16,8 @@ from testing import listwise_reference as reference
 from components.listwise import report as report_lib
 from components.listwise import split
 from components.raw_logs import contract as c
+from components.raw_logs import coercions
+from components.raw_logs import faults
 from components.raw_logs import files as log_files
 from components.raw_logs import validate
 from models import features as f
@@ -48,8 +50,13 @@ def make_logs(logs):
   items = [(f"i{k}", f"cat{k % 2}", f"b{k}", 10.0 * k) for k in range(1, 7)]
   _write(logs, c.ITEMS, 0, items + [("i7", "cat1", "b7", NAN)])
   _write(logs, c.ITEMS, 1, [("i1", "cat9", "b9", 1.0),            # dup
-                            ("i" * 2000, "cat1", "b8", 5.0)])   # id_too_long
-  _write(logs, c.USERS, 0, [("u1", 2, "f", 3), ("u1", 5, "m", 1)])  # dup
+                            ("i" * 2000, "cat1", "b8", 5.0),    # id_too_long
+                            ("", "cat1", "b8", 5.0),            # empty_id
+                            ("i8", "cat0", "b8", -2.0)])        # negative
+  with open(os.path.join(logs, c.ITEMS, "notes.txt"), "w") as f:  # skipped
+    f.write("not a table file")
+  _write(logs, c.USERS, 0, [("u1", 2, "f", 3), ("u1", 5, "m", 1),  # dup
+                            ("u2", 4, None, 2)])  # gender unknown, coerced
   _write(logs, c.REQUESTS, 0, [
       ("r1", "u1", "red shoes", T0, ["i6"]),
       ("r2", "u1", "shoes", T0 + 3600, []),
@@ -59,9 +66,12 @@ def make_logs(logs):
       ("r2", "u1", "again", T0 + 3700, []),      # duplicate_key
       ("r5", None, "x", T0, []),                 # null_id
       ("r6", "u2", "empty", T0 + 100, []),       # empty_request
-      ("r7", "u2", "long", T0, ["y" * 10_000])])  # id_too_long
+      ("r7", "u2", "long", T0, ["y" * 10_000]),  # id_too_long
+      ("r8", "", "anonymous", T0, []),           # empty_id
+      ("r9", "u1", "zero", 0, []),               # implausible_timestamp
+      ("r10", "u2", "millis", T0 * 1000, [])])   # implausible_timestamp
   _write(logs, c.IMPRESSIONS, 0, [
-      _imp("r1", "i1", 2.0, 0, clicked=True, purchased=True),
+      _imp("r1", "i1", 2.0, 0, purchased=True),  # click coerced from purchase
       _imp("r1", "i2", 1.0, 1),
       _imp("r1", "i3", 0.5),
       _imp("r1", "i4", 0.4),
@@ -73,42 +83,67 @@ def make_logs(logs):
       _imp("r3", "i6", 0.2),
       _imp("r4", "i4", 0.8, 0),
       _imp("r4", "i99", 0.3),                    # unknown_item
-      _imp("rX", "i1", 0.3)])                    # unknown_request
+      _imp("rX", "i1", 0.3),                     # unknown_request
+      _imp("r2", "i6", 0.3, purchased=True),     # interaction_not_exposed
+      _imp("r3", "", 0.1),                       # empty_id
+      _imp("r9", "i1", 0.5, 0),                  # unknown_request
+      _imp("r1", "i5", 0.2, clicked=None)])      # null_value
   _write(logs, c.TRANSACTIONS, 0, [
       ("u1", "i5", T0 + 3600 + 10, "cart"),      # -> r2 (latest of r1, r2)
       ("u1", "i6", T0 + 3600 + DAY + 5, "live"),  # outside the window
       ("u2", "i4", T0 + 7250, "recommend"),      # -> r3
       ("u1", "i1", T0 + 5, "search"),            # in-search: labels only
       ("u2", "i99", T0 + 7300, "cart"),          # unknown_item
-      ("u" * 1025, "i1", T0, "cart")])           # id_too_long
+      ("u" * 1025, "i1", T0, "cart"),            # id_too_long
+      ("u1", "i2", 0, "cart"),                   # implausible_timestamp
+      ("", "i1", T0, "cart")])                   # empty_id
   _write(logs, c.CANDIDATES, 0, [
       ("r4", "i4", 0.8), ("r4", "i1", 0.6), ("r4", "i2", None),
       ("rZ", "i1", 0.1),                         # unknown_request
-      ("r6", "i2", 0.1)])                        # request quarantined empty
+      ("r6", "i2", 0.1),                         # request quarantined empty
+      ("r4", "", 0.2)])                          # empty_id
 
 
 EXPECTED_QUARANTINE = {
     ("items", "items/part-0.parquet", 6, "non_finite_price"),
     ("items", "items/part-1.parquet", 0, "duplicate_key"),
     ("items", "items/part-1.parquet", 1, "id_too_long"),
+    ("items", "items/part-1.parquet", 2, "empty_id"),
+    ("items", "items/part-1.parquet", 3, "negative_price"),
     ("users", "users/part-0.parquet", 1, "duplicate_key"),
     ("requests", "requests/part-1.parquet", 0, "duplicate_key"),
     ("requests", "requests/part-1.parquet", 1, "null_id"),
     ("requests", "requests/part-1.parquet", 2, "empty_request"),
     ("requests", "requests/part-1.parquet", 3, "id_too_long"),
+    ("requests", "requests/part-1.parquet", 4, "empty_id"),
+    ("requests", "requests/part-1.parquet", 5, "implausible_timestamp"),
+    ("requests", "requests/part-1.parquet", 6, "implausible_timestamp"),
     ("impressions", "impressions/part-0.parquet", 6, "non_finite_score"),
     ("impressions", "impressions/part-0.parquet", 7, "inconsistent_position"),
     ("impressions", "impressions/part-0.parquet", 11, "unknown_item"),
     ("impressions", "impressions/part-0.parquet", 12, "unknown_request"),
+    ("impressions", "impressions/part-0.parquet", 13,
+     "interaction_not_exposed"),
+    ("impressions", "impressions/part-0.parquet", 14, "empty_id"),
+    ("impressions", "impressions/part-0.parquet", 15, "unknown_request"),
+    ("impressions", "impressions/part-0.parquet", 16, "null_value"),
     ("transactions", "transactions/part-0.parquet", 4, "unknown_item"),
     ("transactions", "transactions/part-0.parquet", 5, "id_too_long"),
+    ("transactions", "transactions/part-0.parquet", 6,
+     "implausible_timestamp"),
+    ("transactions", "transactions/part-0.parquet", 7, "empty_id"),
     ("candidates", "candidates/part-0.parquet", 3, "unknown_request"),
     ("candidates", "candidates/part-0.parquet", 4, "unknown_request"),
+    ("candidates", "candidates/part-0.parquet", 5, "empty_id"),
 }
 # table: (read, used, quarantined)
-EXPECTED_COUNTS = {"items": (9, 6, 3), "users": (2, 1, 1),
-                   "requests": (8, 4, 4), "impressions": (13, 9, 4),
-                   "transactions": (6, 4, 2), "candidates": (5, 3, 2)}
+EXPECTED_COUNTS = {"items": (11, 6, 5), "users": (3, 2, 1),
+                   "requests": (11, 4, 7), "impressions": (17, 9, 8),
+                   "transactions": (8, 4, 4), "candidates": (6, 3, 3)}
+# Rows used that were coerced, and folder entries skipped, per table.
+EXPECTED_COERCED = {"impressions": {"click_from_purchase": 1},
+                    "users": {"unknown_profile_value": 1}}
+EXPECTED_SKIPPED = {"items": 1}
 
 
 def _paths(out):
@@ -141,6 +176,8 @@ def test_report_reconciles_every_table(run):
     row = report["tables"][table]
     assert (row["read"], row["used"], row["quarantined"]) == (
         read, used, quarantined), table
+    assert row["coerced_by_reason"] == EXPECTED_COERCED.get(table, {}), table
+    assert row["skipped_files"] == EXPECTED_SKIPPED.get(table, 0), table
   assert report["lists"] == {"train": 3, "eval": 1, "catalog": 1}
   assert report["attribution"] == {"attributed": 2, "not_attributed": 1}
   assert report["eval_cut_ts"] == (T0 + 2 * DAY) // 60 * 60
@@ -195,13 +232,14 @@ def test_exact_lists(run):
   assert r2[f.FINE_SCORE][1] == pytest.approx(0.7)
   assert set(r2[f.ITEM_ID][2:4]) <= {"i1", "i3", "i4", "i6"}
 
-  r3 = train["r3"]  # u2 has no profile: defaults.
+  r3 = train["r3"]  # u2's profile has a null gender: unknown, rest kept.
   assert r3[f.ITEM_ID][:3] == ["i3", "i4", "i6"]
   assert r3[f.SAMPLE_TYPE][:5] == [1, 3, 2, 4, 4]
   assert r3[f.LABEL_PURCHASE][:3] == [0, 1, 0]
   assert r3[f.LABEL_CLICK][:3] == [1, 1, 0]
   assert r3[f.FINE_SCORE_MASK][:2] == [1, 0]
-  assert r3[f.AGE_BUCKET] == [-1] and r3[f.GENDER] == [""]
+  assert r3[f.AGE_BUCKET] == [4] and r3[f.GENDER] == [""]
+  assert r3[f.PURCHASE_POWER] == [2]
 
   r4 = evals["r4"]
   assert r4[f.ITEM_ID][0] == "i4" and r4[f.SAMPLE_TYPE][:3] == [1, 4, 4]
@@ -286,7 +324,7 @@ def test_quarantine_share_limit_fails_with_the_report(run, tmp_path):
   logs, _, _ = run
   strict = params_lib.ListwiseParams(
       **{**json.loads(PARAMS.to_json()), "max_quarantine_share": 0.3})
-  # requests quarantine 4/8 and candidates 2/5, above 30%; users 1/2 too.
+  # requests quarantine 7/11 and candidates 3/6, above 30%; users 1/3 too.
   with pytest.raises(report_lib.QuarantineLimitError) as error:
     beam_pipeline.run(logs, strict, _paths(str(tmp_path / "o")))
   message = str(error.value)
@@ -329,10 +367,22 @@ def test_report_check_catches_lost_lists():
 
 
 
-def test_validate_logs_finds_the_same_faults(run):
+def test_validate_logs_finds_the_same_faults_and_coercions(run):
   logs, _, report = run
   found = validate.validate_logs(logs)
   assert found.faults == {
       table: row["quarantined_by_reason"]
       for table, row in report["tables"].items()
       if row["quarantined_by_reason"]}
+  assert found.coercions == {
+      table: row["coerced_by_reason"]
+      for table, row in report["tables"].items()
+      if row["coerced_by_reason"]}
+  assert {t: len(n) for t, n in found.skipped_files.items()} == {
+      table: row["skipped_files"]
+      for table, row in report["tables"].items() if row["skipped_files"]}
+  # Every fault kind and coercion of the contract is among them.
+  assert {r for by in found.faults.values() for r in by} == set(
+      faults.REASONS)
+  assert {r for by in found.coercions.values() for r in by} == set(
+      coercions.COERCIONS)

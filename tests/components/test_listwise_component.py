@@ -70,7 +70,8 @@ def test_component_in_local_dag_runner(tmp_path):
     report = json.load(fh)
   assert report["tables"]["requests"] == {
       "read": 200, "used": 200, "quarantined": 0,
-      "quarantined_by_reason": {}}
+      "quarantined_by_reason": {}, "coerced_by_reason": {},
+      "skipped_files": 0}
   assert report["lists"]["train"] == len(train)
   assert report["lists"]["valid"] == len(valid)
   assert report["lists"]["eval"] == len(evals)

@@ -255,6 +255,29 @@ class TestBuildList:
     assert values[f.LABEL_CLICK][0] == 1
     assert list_stats.merged_impressions == 1
 
+  def test_items_sharing_a_position_stay_exposed_and_are_counted(self):
+    # i3 and i2 are both shown at position 0, i5 and i4 at 1, i1 alone at 2;
+    # i2 also a second time at 2 (merged to its best position, 0).
+    req = self._request(impressions=[
+        _imp("i3", 0.5, position=0), _imp("i2", 0.9, position=0,
+                                          clicked=True),
+        _imp("i5", 0.4, position=1), _imp("i4", 0.3, position=1),
+        _imp("i1", 0.2, position=2), _imp("i2", 0.9, position=2)],
+                        attributed=[])
+    params = params_lib.ListwiseParams(list_size=6, num_random=0)
+    values, list_stats = lists.build_list(req, CATALOG, _sampler(), params,
+                                          {}, in_train=False)
+    # Ties at a position are ordered by item id; every item keeps its labels.
+    assert values[f.ITEM_ID] == ["i2", "i3", "i4", "i5", "i1", ""]
+    assert values[f.LABEL_EXPOSURE] == [1, 1, 1, 1, 1, 0]
+    assert values[f.LABEL_CLICK] == [1, 0, 0, 0, 0, 0]
+    # One item too many at position 0 and one at position 1.
+    assert list_stats.shared_positions == 2
+    assert list_stats.merged_impressions == 1
+    assert list_stats.counts() == {"merged_duplicate_impressions": 1,
+                                   "truncated_items": 0,
+                                   "shared_position_items": 2}
+
   def test_list_without_positives(self):
     req = self._request(impressions=[_imp("i1", 0.2, position=0)],
                         attributed=[])

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from components.raw_logs import coercions
 from components.raw_logs import contract
 from components.raw_logs import faults
 from components.raw_logs import validate
@@ -22,13 +23,17 @@ IMPRESSIONS = contract.IMPRESSIONS
 TRANSACTIONS = contract.TRANSACTIONS
 CANDIDATES = contract.CANDIDATES
 
+# Unix seconds of the logs' period start (2026-10-01 UTC).
+T0 = 1_790_812_800
+
 VALID_ROWS_READ = {
     REQUESTS: 3, USERS: 2, ITEMS: 4, IMPRESSIONS: 7, TRANSACTIONS: 2,
     CANDIDATES: 4,
 }
 
 
-def request(request_id, user_id="u1", query="red shoes", ts=100, history=()):
+def request(request_id, user_id="u1", query="red shoes", ts=T0 + 100,
+            history=()):
   return {"request_id": request_id, "user_id": user_id, "query": query,
           "ts": ts, "user_history": list(history)}
 
@@ -44,9 +49,9 @@ def valid_world() -> Dict[str, Rows]:
   """3 requests, 2 users, 4 items and the rows that tie them together."""
   return {
       REQUESTS: [
-          request("r1", "u1", "red shoes", 100),
-          request("r2", "u2", "blue hat", 200, ["i1"]),
-          request("r3", "u1", "red shoes", 300, ["i2", "i1"]),
+          request("r1", "u1", "red shoes", T0 + 100),
+          request("r2", "u2", "blue hat", T0 + 200, ["i1"]),
+          request("r3", "u1", "red shoes", T0 + 300, ["i2", "i1"]),
       ],
       USERS: [
           {"user_id": "u1", "age_bucket": 2, "gender": "f",
@@ -72,8 +77,10 @@ def valid_world() -> Dict[str, Rows]:
           impression("r3", "i3", 0.5, True, 1, True, True),
       ],
       TRANSACTIONS: [
-          {"user_id": "u1", "item_id": "i1", "ts": 110, "scene": "search"},
-          {"user_id": "u2", "item_id": "i3", "ts": 250, "scene": "home"},
+          {"user_id": "u1", "item_id": "i1", "ts": T0 + 110,
+           "scene": "search"},
+          {"user_id": "u2", "item_id": "i3", "ts": T0 + 250,
+           "scene": "home"},
       ],
       CANDIDATES: [
           {"request_id": "r1", "item_id": "i1", "fine_score": 0.9},
@@ -132,7 +139,8 @@ def test_valid_logs_are_ok(tmp_path):
   assert report.faults == {}
   assert report.examples == {}
   assert json.loads(json.dumps(report.to_dict())) == {
-      "ok": True, "rows_read": VALID_ROWS_READ, "faults": {}, "examples": {}}
+      "ok": True, "rows_read": VALID_ROWS_READ, "faults": {}, "examples": {},
+      "coercions": {}, "skipped_files": {}}
 
 
 def test_optional_tables_may_be_absent(tmp_path):
@@ -243,7 +251,6 @@ def test_ids_over_the_length_limit(tmp_path):
 
 def test_null_values(tmp_path):
   world = valid_world()
-  world[USERS][0]["age_bucket"] = None
   world[IMPRESSIONS][2]["clicked"] = None
   world[IMPRESSIONS][3]["fine_score"] = None
   world[TRANSACTIONS][1]["scene"] = None
@@ -252,7 +259,6 @@ def test_null_values(tmp_path):
 
   # candidates row 2 has a null fine_score too, which is allowed there.
   assert report.faults == {
-      USERS: {faults.NULL_VALUE: 1},
       IMPRESSIONS: {faults.NULL_VALUE: 2},
       TRANSACTIONS: {faults.NULL_VALUE: 1},
   }
@@ -260,8 +266,6 @@ def test_null_values(tmp_path):
       ("impressions/part-0.parquet", 2), ("impressions/part-0.parquet", 3)]
   assert report.examples[IMPRESSIONS][faults.NULL_VALUE][0].values == {
       "request_id": "r1", "item_id": "i3", "clicked": None}
-  assert example_rows(report, USERS, faults.NULL_VALUE) == [
-      ("users/part-0.parquet", 0)]
   assert example_rows(report, TRANSACTIONS, faults.NULL_VALUE) == [
       ("transactions/part-0.parquet", 1)]
 
@@ -331,9 +335,14 @@ def test_non_finite_scores(tmp_path):
   ]
 
 
-@pytest.mark.parametrize("price", [float("nan"), float("inf"), float("-inf"),
-                                   -1.0])
-def test_bad_price_drops_the_item(tmp_path, price):
+@pytest.mark.parametrize("price,reason", [
+    (float("nan"), faults.NON_FINITE_PRICE),
+    (float("inf"), faults.NON_FINITE_PRICE),
+    (float("-inf"), faults.NON_FINITE_PRICE),
+    (-1.0, faults.NEGATIVE_PRICE),
+    (-1e-9, faults.NEGATIVE_PRICE),
+])
+def test_bad_price_drops_the_item(tmp_path, price, reason):
   world = valid_world()
   world[ITEMS][3]["price"] = price
 
@@ -341,12 +350,11 @@ def test_bad_price_drops_the_item(tmp_path, price):
 
   # i4 is shown once (impressions row 4) and a candidate once (row 3).
   assert report.faults == {
-      ITEMS: {faults.NON_FINITE_PRICE: 1},
+      ITEMS: {reason: 1},
       IMPRESSIONS: {faults.UNKNOWN_ITEM: 1},
       CANDIDATES: {faults.UNKNOWN_ITEM: 1},
   }
-  assert example_rows(report, ITEMS, faults.NON_FINITE_PRICE) == [
-      ("items/part-0.parquet", 3)]
+  assert example_rows(report, ITEMS, reason) == [("items/part-0.parquet", 3)]
   assert example_rows(report, IMPRESSIONS, faults.UNKNOWN_ITEM) == [
       ("impressions/part-0.parquet", 4)]
   assert example_rows(report, CANDIDATES, faults.UNKNOWN_ITEM) == [
@@ -370,16 +378,140 @@ def test_inconsistent_positions(tmp_path):
       "request_id": "r1", "item_id": "i1", "exposed": True, "position": -1}
 
 
+def test_interactions_not_exposed(tmp_path):
+  world = valid_world()
+  world[IMPRESSIONS][2].update(purchased=True)  # r1 i3, not exposed.
+  world[IMPRESSIONS][4].update(clicked=True)  # r2 i4, not exposed.
+  world[IMPRESSIONS][5].update(clicked=True, purchased=True)  # r3 i1 shown.
+
+  report = validate_world(tmp_path, world)
+
+  assert report.faults == {IMPRESSIONS: {faults.INTERACTION_NOT_EXPOSED: 2}}
+  assert example_rows(report, IMPRESSIONS, faults.INTERACTION_NOT_EXPOSED) == [
+      ("impressions/part-0.parquet", 2), ("impressions/part-0.parquet", 4)]
+  assert report.examples[IMPRESSIONS][faults.INTERACTION_NOT_EXPOSED][
+      0].values == {"request_id": "r1", "item_id": "i3", "exposed": False,
+                    "clicked": False, "purchased": True}
+  assert report.coercions == {}
+
+
+def test_purchase_without_click_is_a_counted_coercion(tmp_path):
+  world = valid_world()
+  world[IMPRESSIONS][0].update(clicked=False)  # r1 i1: shown and bought.
+  world[IMPRESSIONS][1].update(purchased=True)  # r1 i2: shown and bought.
+  world[IMPRESSIONS][6].update(request_id="r9", clicked=False)  # faulty.
+
+  report = validate_world(tmp_path, world)
+
+  assert report.faults == {IMPRESSIONS: {faults.UNKNOWN_REQUEST: 1}}
+  assert not report.ok
+  # The faulty row (r9) is not counted: coercions count valid rows.
+  assert report.coercions == {
+      IMPRESSIONS: {coercions.CLICK_FROM_PURCHASE: 2}}
+  assert report.to_dict()["coercions"] == {
+      IMPRESSIONS: {coercions.CLICK_FROM_PURCHASE: 2}}
+  assert "  impressions / click_from_purchase: 2" in report.format()
+
+
+def test_null_profile_values_keep_the_profile(tmp_path):
+  world = valid_world()
+  world[USERS][0]["gender"] = None
+  world[USERS][1].update(age_bucket=None, purchase_power=None)
+
+  report = validate_world(tmp_path, world)
+
+  assert report.ok
+  assert report.coercions == {USERS: {coercions.UNKNOWN_PROFILE_VALUE: 2}}
+
+
+def test_empty_ids(tmp_path):
+  world = valid_world()
+  world[REQUESTS][0]["user_id"] = ""
+  world[REQUESTS][2]["user_history"] = ["i2", ""]
+  world[ITEMS].append({"item_id": "", "category": "x", "brand": "y",
+                       "price": 1.0})
+  world[IMPRESSIONS][3]["item_id"] = ""  # r2's only shown item.
+  world[TRANSACTIONS][1]["user_id"] = ""
+  world[CANDIDATES][1]["item_id"] = ""
+
+  report = validate_world(tmp_path, world)
+
+  # r1 and r3 lose their impressions (rows 0-2, 5-6) and r1 its candidates
+  # (all but row 1, an empty id first); r2 keeps i4 (row 4).
+  assert report.faults == {
+      REQUESTS: {faults.EMPTY_ID: 2},
+      ITEMS: {faults.EMPTY_ID: 1},
+      IMPRESSIONS: {faults.EMPTY_ID: 1, faults.UNKNOWN_REQUEST: 5},
+      TRANSACTIONS: {faults.EMPTY_ID: 1},
+      CANDIDATES: {faults.EMPTY_ID: 1, faults.UNKNOWN_REQUEST: 3},
+  }
+  assert example_rows(report, REQUESTS, faults.EMPTY_ID) == [
+      ("requests/part-0.parquet", 0), ("requests/part-0.parquet", 2)]
+  assert report.examples[REQUESTS][faults.EMPTY_ID][1].values == {
+      "request_id": "r3", "user_id": "u1", "user_history": ["i2", ""]}
+  assert example_rows(report, ITEMS, faults.EMPTY_ID) == [
+      ("items/part-0.parquet", 4)]
+  assert example_rows(report, IMPRESSIONS, faults.EMPTY_ID) == [
+      ("impressions/part-0.parquet", 3)]
+
+
+@pytest.mark.parametrize("ts", [0, -1, -10**12, contract.MIN_TS - 1,
+                                contract.END_TS, T0 * 1000])
+def test_implausible_timestamps(tmp_path, ts):
+  world = valid_world()
+  world[REQUESTS][1]["ts"] = ts  # r2: impressions rows 3, 4.
+  world[TRANSACTIONS][0]["ts"] = ts
+
+  report = validate_world(tmp_path, world)
+
+  assert report.faults == {
+      REQUESTS: {faults.IMPLAUSIBLE_TIMESTAMP: 1},
+      IMPRESSIONS: {faults.UNKNOWN_REQUEST: 2},
+      TRANSACTIONS: {faults.IMPLAUSIBLE_TIMESTAMP: 1},
+  }
+  assert report.examples[REQUESTS][faults.IMPLAUSIBLE_TIMESTAMP][
+      0].values == {"request_id": "r2", "user_id": "u2", "ts": ts}
+
+
+def test_the_bounds_of_the_plausible_period_are_valid(tmp_path):
+  world = valid_world()
+  world[REQUESTS][0]["ts"] = contract.MIN_TS
+  world[REQUESTS][1]["ts"] = contract.END_TS - 1
+
+  assert validate_world(tmp_path, world).ok
+
+
+def test_entries_that_are_not_parquet_files_are_named(tmp_path, caplog):
+  write_world(tmp_path, valid_world())
+  (tmp_path / IMPRESSIONS / "notes.csv").write_text("a,b\n")
+  (tmp_path / IMPRESSIONS / "_SUCCESS").write_text("")
+  write_rows(tmp_path / IMPRESSIONS, "date=2026-10-02",
+             [impression("r1", "i4")], schema=table_schema(IMPRESSIONS))
+
+  with caplog.at_level("WARNING"):
+    report = validate.validate_logs(str(tmp_path))
+
+  # The hive-style partition's row is not read: impressions rows stay 7.
+  assert report.ok and report.rows_read == VALID_ROWS_READ
+  assert report.skipped_files == {
+      IMPRESSIONS: ["impressions/date=2026-10-02/", "impressions/notes.csv"]}
+  assert "impressions/notes.csv" in report.format()
+  warnings = [r.getMessage() for r in caplog.records
+              if r.levelname == "WARNING"]
+  assert any("impressions/date=2026-10-02/" in w and "skipped 2 folder entries" in w
+             for w in warnings), warnings
+
+
 @pytest.mark.parametrize("batch_rows", [1 << 20, 1])
 def test_duplicate_keys_within_and_across_files(tmp_path, monkeypatch,
                                                 batch_rows):
   monkeypatch.setattr(validate, "_BATCH_ROWS", batch_rows)
   world = valid_world()
-  world[REQUESTS].append(request("r1", "u2", "green hat", 400))
+  world[REQUESTS].append(request("r1", "u2", "green hat", T0 + 400))
   world[ITEMS].append(dict(world[ITEMS][0], price=11.0))
   world[USERS].append(dict(world[USERS][0], age_bucket=5))
   write_world(tmp_path, world)
-  write_rows(tmp_path, REQUESTS, [request("r2", "u2", "blue hat", 210)],
+  write_rows(tmp_path, REQUESTS, [request("r2", "u2", "blue hat", T0 + 210)],
              file="part-1.parquet")
 
   report = validate.validate_logs(str(tmp_path))
@@ -404,7 +536,7 @@ def test_first_valid_occurrence_of_a_key_is_kept(tmp_path):
   world = valid_world()
   world[REQUESTS][2]["ts"] = None
   write_world(tmp_path, world)
-  write_rows(tmp_path, REQUESTS, [request("r3", "u1", "red shoes", 300)],
+  write_rows(tmp_path, REQUESTS, [request("r3", "u1", "red shoes", T0 + 300)],
              file="part-1.parquet")
 
   report = validate.validate_logs(str(tmp_path))
@@ -439,7 +571,7 @@ def test_unknown_items(tmp_path):
   world = valid_world()
   world[IMPRESSIONS].append(impression("r1", "i9"))
   world[TRANSACTIONS].append(
-      {"user_id": "u1", "item_id": "i9", "ts": 120, "scene": "feed"})
+      {"user_id": "u1", "item_id": "i9", "ts": T0 + 120, "scene": "feed"})
   world[CANDIDATES].append(
       {"request_id": "r1", "item_id": "i9", "fine_score": 0.2})
 
@@ -460,7 +592,7 @@ def test_unknown_items(tmp_path):
 
 def test_empty_requests(tmp_path):
   world = valid_world()
-  world[REQUESTS].append(request("r4", "u2", "scarf", 400))
+  world[REQUESTS].append(request("r4", "u2", "scarf", T0 + 400))
   world[IMPRESSIONS][3]["fine_score"] = float("nan")
   world[IMPRESSIONS][4]["fine_score"] = float("nan")
   world[CANDIDATES].append(
@@ -514,7 +646,7 @@ def test_examples_are_capped_but_counts_are_not(tmp_path):
 def test_format_shows_rows_faults_and_examples(tmp_path):
   world = valid_world()
   write_world(tmp_path, world)
-  write_rows(tmp_path, REQUESTS, [request("r2", "u2", "blue hat", 210)],
+  write_rows(tmp_path, REQUESTS, [request("r2", "u2", "blue hat", T0 + 210)],
              file="part-1.parquet")
 
   text = validate.validate_logs(str(tmp_path)).format()
@@ -705,3 +837,37 @@ def test_batch_without_a_required_column_is_rejected():
 
   with pytest.raises(ValueError, match="item_id"):
     faults.row_fault_reasons(CANDIDATES, batch)
+
+
+def test_coerce_a_batch():
+  batch = impressions_batch([
+      impression("r1", "i1", exposed=True, position=0, purchased=True),
+      impression("r1", "i2", purchased=True),  # A fault, left as it is.
+      impression("r1", "i3", exposed=True, position=1, clicked=True,
+                 purchased=True),
+      impression("r1", "i4")])
+
+  coerced, names = coercions.coerce(IMPRESSIONS, batch)
+
+  assert coerced.column("clicked").to_pylist() == [True, False, True, False]
+  assert names.to_pylist() == [coercions.CLICK_FROM_PURCHASE, None, None,
+                               None]
+  assert coerced.column("purchased").equals(batch.column("purchased"))
+
+
+def test_coerce_null_profile_values_to_unknown():
+  users = pa.RecordBatch.from_pylist([
+      {"user_id": "u1", "age_bucket": None, "gender": None,
+       "purchase_power": 3},
+      {"user_id": "u2", "age_bucket": 4, "gender": "m",
+       "purchase_power": None},
+      {"user_id": "u3", "age_bucket": 1, "gender": "f", "purchase_power": 2},
+  ], schema=table_schema(USERS))
+
+  coerced, names = coercions.coerce(USERS, users)
+
+  assert coerced.to_pylist() == [
+      {"user_id": "u1", "age_bucket": -1, "gender": "", "purchase_power": 3},
+      {"user_id": "u2", "age_bucket": 4, "gender": "m", "purchase_power": -1},
+      {"user_id": "u3", "age_bucket": 1, "gender": "f", "purchase_power": 2}]
+  assert names.to_pylist() == [coercions.UNKNOWN_PROFILE_VALUE] * 2 + [None]

@@ -47,7 +47,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _validate_logs(args: argparse.Namespace) -> int:
   """Check a logs directory against the raw-log contract.
 
-  Check every table under LOGS_DIR against the raw-log contract. Exit
+  Check every table under LOGS_DIR against the raw-log contract: row faults
+  by reason, coercions (valid rows kept with a value changed, which are not
+  faults) and files skipped (not *.parquet; subfolders are not read). Exit
   status: 0 valid, 1 row faults found, 2 schema error (missing table or
   column, wrong type, unreadable file).
   """
