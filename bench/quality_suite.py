@@ -9,12 +9,14 @@ candidate sets. Writes the suite table (hitrate at 1%, 5%, 10% and 25% of
 each candidate set: global, in-scene, out-of-scene and tail; NDCG@10 on
 exposed lists; the chosen checkpoint, its train and validation losses and
 the validation loss at the end of training), prints it, and keeps the
-numbers in <out>/suite.json. Every pipeline flag of `coarse-rank run` sets
+numbers in <out>/suite.json (`--from-results` rewrites the report from
+them). Every pipeline flag of `coarse-rank run` sets
 the settings under test.
 
     python bench/quality_suite.py [--worlds default sparse] [--seeds 0 1 2]
         [--requests 20000] [--out quality_suite_run]
-        [--report docs/quality/suite.md] [--train-steps N ...]
+        [--report docs/quality/suite.md] [--from-results]
+        [--train-steps N ...]
 """
 
 import argparse
@@ -44,6 +46,9 @@ def main() -> None:
                       help="work directory: logs and runs per world")
   parser.add_argument("--report", default=os.path.join("docs", "quality",
                                                        "suite.md"))
+  parser.add_argument("--from-results", action="store_true",
+                      help="rewrite the report from <out>/suite.json of an "
+                      "earlier run, running nothing")
   flags.add_beam_flags(parser)
   flags.add_config_flags(parser)
   args = parser.parse_args()
@@ -51,11 +56,22 @@ def main() -> None:
                              seeds=tuple(args.seeds),
                              num_requests=args.requests,
                              pipeline=flags.config_from_args(args))
-  outcome = suite.run_suite(args.out, config, flags.beam_args_from(args))
-  with open(os.path.join(args.out, "suite.json"), "w") as f:
-    json.dump(outcome, f, indent=2, sort_keys=True)
-  command = shlex.join(["python", "bench/quality_suite.py"] + sys.argv[1:])
-  text = suite.markdown(outcome, command, config.seeds)
+  results_file = os.path.join(args.out, "suite.json")
+  if args.from_results:
+    if not os.path.isfile(results_file):
+      parser.error(f"{results_file} does not exist: run the suite into "
+                   f"--out {args.out} first")
+    with open(results_file) as f:
+      saved = json.load(f)
+  else:
+    saved = {"outcome": suite.run_suite(args.out, config,
+                                        flags.beam_args_from(args)),
+             "command": shlex.join(["python", "bench/quality_suite.py"]
+                                   + sys.argv[1:]),
+             "seeds": list(config.seeds)}
+    with open(results_file, "w") as f:
+      json.dump(saved, f, indent=2, sort_keys=True)
+  text = suite.markdown(saved["outcome"], saved["command"], saved["seeds"])
   os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
   with open(args.report, "w") as f:
     f.write(text)

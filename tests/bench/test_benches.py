@@ -91,8 +91,14 @@ def test_quality_suite(tmp_path):
   assert "### sparse" in text and "### default" not in text
   assert "| sparse | model − popularity | global@5% |" in text
   assert "| tfrs_baseline |" in text and "| popularity |" in text
-  outcome = json.loads((tmp_path / "work" / "suite.json").read_text())
-  assert set(outcome["results"]["sparse"]) == {
+  saved = json.loads((tmp_path / "work" / "suite.json").read_text())
+  assert saved["seeds"] == [0] and saved["command"] in text
+  assert set(saved["outcome"]["results"]["sparse"]) == {
       "model", "fine_ranker", "popularity", "tfrs_baseline"}
-  model = outcome["results"]["sparse"]["model"]["0"]
+  model = saved["outcome"]["results"]["sparse"]["model"]["0"]
   assert 0 < model["chosen_step"] <= model["train_steps"] == 3
+  # The report again from the saved numbers, running nothing.
+  again = tmp_path / "again.md"
+  _bench("quality_suite.py", "--out", str(tmp_path / "work"), "--report",
+         str(again), "--from-results")
+  assert again.read_text() == text

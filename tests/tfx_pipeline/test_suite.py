@@ -81,3 +81,21 @@ def test_world_tables_give_mean_spread_and_the_loss_gap():
                  "| 0.375 ± 0.177 | 3.325 ± 0.601 |")
   fine = next(l for l in lines if l.startswith("| fine_ranker | 0.5"))
   assert fine.split(" | ")[2] == "0.900 ± 0.000"
+
+
+def test_target_needs_the_model_at_least_the_fine_ranker_out_of_scene():
+  results = _results()["w"]
+  results[scorers.MODEL][0]["out_of_scene@10%"] = 0.6   # fine 0.5: +0.1
+  results[scorers.MODEL][1]["out_of_scene@10%"] = 0.5   # equal: still "at least"
+  results[scorers.MODEL][1]["out_of_scene@25%"] = 0.4   # -0.1
+  results[scorers.FINE_RANKER][0]["ndcg@10"] = 0.5      # model 0.4: +0.1
+  lines = suite.target_lines({suite.TARGET_WORLD: results})
+  row = lambda metric: next(l for l in lines if f"| {metric} |" in l)
+  assert row("out_of_scene@10%").endswith("| +0.100 +0.000 | **yes** |")
+  assert row("out_of_scene@25%").endswith("| +0.000 -0.100 | no |")
+  # The fine ranker keeps the top only where it is ahead on every seed.
+  assert "| fine_ranker − model | ndcg@10 | +0.100 +0.000 | no |" in (
+      row("ndcg@10"))
+  assert row("global@1%").endswith("| +0.000 +0.000 | no |")
+  assert suite.target_lines({"w": results}) == [
+      f"Not measured: {suite.TARGET_WORLD} was not in this run."]
