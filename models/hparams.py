@@ -40,6 +40,9 @@ class HParams:
     w_exposure, w_click, w_purchase: weights of the listwise softmax loss of
       each objective.
     w_distillation: weight of the listwise distillation loss.
+    w_in_batch: weight of the in-batch softmax: each list's clicked entries
+      against the other lists' clicked entries, without logQ correction
+      (the negatives of TFRS retrieval; 0 leaves it out).
     distillation_temperature: teacher softmax temperature T over fine scores.
     label_smoothing: epsilon of the teacher's label smoothing.
     distill_unexposed: distil over exposed and unexposed items with a fine
@@ -75,6 +78,7 @@ class HParams:
   w_click: float = 0.5
   w_purchase: float = 1.0
   w_distillation: float = 0.5
+  w_in_batch: float = 0.0
   distillation_temperature: float = 1.0
   label_smoothing: float = 0.1
   distill_unexposed: bool = True
@@ -98,7 +102,7 @@ class HParams:
     checks.positive(self, "temperature", "learning_rate",
                     "distillation_temperature")
     checks.at_least(self, 0, "w_exposure", "w_click", "w_purchase",
-                    "w_distillation")
+                    "w_distillation", "w_in_batch")
     checks.in_range(self, 0, 1, "label_smoothing", include_high=False)
 
   @property

@@ -22,7 +22,8 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
         distill_unexposed=hparams.distill_unexposed,
         revised_softmax=hparams.revised_softmax,
         log_q_correction=hparams.log_q_correction,
-        excluded_sample_types=hparams.excluded_sample_types)
+        excluded_sample_types=hparams.excluded_sample_types,
+        w_in_batch=hparams.w_in_batch)
 
   def list_item_embeddings(self, inputs, training: bool = False
                            ) -> tf.Tensor:
@@ -57,5 +58,10 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
                       self.list_item_embeddings(inputs, training))
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
-    return self.task(inputs, self(inputs, training=training),
-                     training=training)
+    queries = self.query_tower(inputs, training=training)
+    items = self.list_item_embeddings(inputs, training)
+    cross = None
+    if self.task.w_in_batch:
+      cross = tf.einsum("bd,cnd->bcn", queries, items) / self.temperature
+    return self.task(inputs, self.score(queries, items), training=training,
+                     cross_logits=cross)

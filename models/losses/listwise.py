@@ -250,3 +250,58 @@ def log_q_correction(logits: tf.Tensor, log_q: tf.Tensor,
   log_q = tf.cast(log_q, logits.dtype)
   log_q = tf.where(correct, log_q, tf.zeros_like(log_q))
   return logits - log_q
+
+
+def in_batch_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
+                          mask: tf.Tensor, cross_logits: tf.Tensor,
+                          item_ids: tf.Tensor) -> tf.Tensor:
+  """Each list's positives against the other lists' positives.
+
+  The in-batch negatives of two-tower retrieval, without logQ correction:
+  for list b with positives P_b (valid entries with label > 0),
+
+      L_b = -(1/|P_b|) sum_{p in P_b} log(e^{s_p} / (e^{s_p} + N_b)),
+      N_b = sum over positives n of the other lists whose item is not in
+            list b of e^{<q_b, i_n> / T}
+
+  (the revised softmax of `revised_softmax_loss` with the negatives taken
+  from the batch). An item of list b is never its own negative, wherever it
+  appears (TFRS's remove_accidental_hits). A list without positives, or
+  without negatives in the batch, has loss 0.
+
+  >>> labels = tf.constant([[1., 0.], [1., 0.]])
+  >>> logits = tf.constant([[0., 0.], [0., 0.]])
+  >>> mask = tf.constant([[True, True], [True, True]])
+  >>> cross = tf.zeros([2, 2, 2])          # every query scores 0 everywhere
+  >>> ids = tf.constant([[1, 2], [3, 4]])
+  >>> in_batch_softmax_loss(labels, logits, mask, cross, ids).numpy().round(4)
+  array([0.6931, 0.6931], dtype=float32)
+
+  Args:
+    labels: `[batch, list_size]`, positive where > 0.
+    logits: Float `[batch, list_size]`, each list's scores.
+    mask: Bool or 0/1 `[batch, list_size]`, True for valid entries.
+    cross_logits: Float `[batch, batch, list_size]`: `[b, c, j]` is list
+      b's query scored against item j of list c.
+    item_ids: Int `[batch, list_size]`, the entries' item ids.
+
+  Returns:
+    Float `[batch]`, the loss of each list.
+  """
+  logits, valid, positives = _prepare(labels, logits, mask)
+  batch = tf.shape(logits)[0]
+  cross = tf.cast(cross_logits, logits.dtype)
+  # [b, c, j]: item j of list c is a positive of another list than b ...
+  others = tf.logical_not(tf.eye(batch, dtype=tf.bool))[:, :, None]
+  negatives = others & positives[None, :, :]
+  # ... and not an item of list b: [b, c, j, k] compares with b's entry k.
+  in_own_list = tf.reduce_any(
+      tf.equal(item_ids[None, :, :, None], item_ids[:, None, None, :])
+      & valid[:, None, None, :], axis=-1)
+  negatives &= tf.logical_not(in_own_list)
+  flat = lambda x: tf.reshape(x, [batch, -1])
+  return revised_softmax_loss(
+      tf.concat([tf.cast(positives, logits.dtype),
+                 tf.zeros_like(flat(cross))], axis=1),
+      tf.concat([logits, flat(cross)], axis=1),
+      tf.concat([positives, flat(negatives)], axis=1))

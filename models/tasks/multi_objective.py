@@ -1,6 +1,6 @@
 """The multi-objective listwise task: weighted softmax losses per objective plus distillation."""
 
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import tensorflow as tf
 
@@ -17,10 +17,12 @@ def _xf(inputs: Mapping[str, tf.Tensor], key: str) -> tf.Tensor:
 class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
   """Owns the losses and metrics of the coarse ranker.
 
-  L = sum_o w_o L_o + w_d L_d over objectives o in {exposure, click,
-  purchase}: L_o is the revised (or plain) listwise softmax of the lists'
-  labels, L_d the listwise distillation from the fine ranker's scores over
-  exposed (and optionally unexposed) items that have one. With
+  L = sum_o w_o L_o + w_d L_d (+ w_b L_b) over objectives o in {exposure,
+  click, purchase}: L_o is the revised (or plain) listwise softmax of the
+  lists' labels, L_d the listwise distillation from the fine ranker's scores
+  over exposed (and optionally unexposed) items that have one, L_b (when
+  w_in_batch > 0) the clicked entries against the other lists' clicked
+  entries, uncorrected (in-batch negatives, as TFRS retrieval). With
   log_q_correction, the softmax losses see the logits of random negatives
   minus the log of their sampling probability (the metrics and the
   distillation see the raw logits). Entries whose `sample_type` is in
@@ -31,6 +33,8 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
     inputs: transformed features with the labels, `mask`, `fine_score`,
       `fine_score_mask` and `sample_type`, each `[batch, list_size]`.
     logits: scores `[batch, list_size]`.
+    cross_logits: with w_in_batch > 0, `[batch, batch, list_size]`: each
+      list's query scored against every list's items.
 
   Returns:
     The scalar total loss. Per-objective losses are tracked as metrics, and
@@ -43,7 +47,8 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
                distillation_temperature: float = 1.0,
                label_smoothing: float = 0.1, distill_unexposed: bool = True,
                revised_softmax: bool = True, log_q_correction: bool = False,
-               excluded_sample_types: Sequence[int] = (), **kwargs):
+               excluded_sample_types: Sequence[int] = (),
+               w_in_batch: float = 0.0, **kwargs):
     super().__init__(**kwargs)
     unknown = set(excluded_sample_types) - set(f.SAMPLE_TYPE_NAMES)
     if unknown:
@@ -55,7 +60,8 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
         distillation_temperature=distillation_temperature,
         label_smoothing=label_smoothing, distill_unexposed=distill_unexposed,
         revised_softmax=revised_softmax, log_q_correction=log_q_correction,
-        excluded_sample_types=sorted(set(excluded_sample_types)))
+        excluded_sample_types=sorted(set(excluded_sample_types)),
+        w_in_batch=w_in_batch)
     listwise.check_distillation_params(distillation_temperature,
                                        label_smoothing)
     self._excluded = tuple(sorted(set(excluded_sample_types)))
@@ -69,9 +75,11 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
     self._label_smoothing = float(label_smoothing)
     self._w_distillation = w_distillation
     self._distill_unexposed = distill_unexposed
+    self.w_in_batch = w_in_batch
     self._loss_trackers = {
         key: tf.keras.metrics.Mean(name=f"loss_{key}")
-        for key in [o for o, _ in self._objectives] + ["distillation"]}
+        for key in [o for o, _ in self._objectives] + ["distillation"] + (
+            ["in_batch"] if w_in_batch else [])}
     self._list_metrics = [
         keras_metrics.ListHitrate(k=10, name="purchase_hitrate_at_10"),
         keras_metrics.ListNDCG(k=10, name="purchase_ndcg_at_10")]
@@ -135,9 +143,24 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
         temperature=self._distillation_temperature,
         label_smoothing=self._label_smoothing))
 
+  def in_batch_loss(self, inputs: Mapping[str, tf.Tensor],
+                    logits: tf.Tensor, cross_logits: tf.Tensor) -> tf.Tensor:
+    """Batch mean of the in-batch softmax of the clicked entries."""
+    return tf.reduce_mean(listwise.in_batch_softmax_loss(
+        _xf(inputs, f.LABEL_CLICK), logits, self.valid(inputs),
+        cross_logits, _xf(inputs, f.ITEM_ID)))
+
   def call(self, inputs: Mapping[str, tf.Tensor], logits: tf.Tensor,
-           training: bool = False) -> tf.Tensor:
+           training: bool = False,
+           cross_logits: Optional[tf.Tensor] = None) -> tf.Tensor:
     total = tf.constant(0.0)
+    if self.w_in_batch:
+      if cross_logits is None:
+        raise ValueError("w_in_batch > 0 needs the cross_logits "
+                         "[batch, batch, list_size]")
+      in_batch = self.in_batch_loss(inputs, logits, cross_logits)
+      self._loss_trackers["in_batch"].update_state(in_batch)
+      total += self.w_in_batch * in_batch
     losses = tf.unstack(self.objective_losses(inputs, logits),
                         num=len(self._objectives))
     for (key, weight), loss in zip(self._objectives, losses):

@@ -465,3 +465,48 @@ class KerasLossTest(tf.test.TestCase, parameterized.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+def _np_in_batch_loss(labels, logits, mask, cross, ids) -> np.ndarray:
+  """Per-list reference of the in-batch softmax, one positive at a time."""
+  labels, logits = np.asarray(labels), np.asarray(logits, np.float64)
+  mask, cross = np.asarray(mask, bool), np.asarray(cross, np.float64)
+  positive = mask & (labels > 0)
+  out = []
+  for b in range(len(labels)):
+    own = set(ids[b][mask[b]])
+    negatives = [cross[b, c, j] for c in range(len(labels)) if c != b
+                 for j in range(labels.shape[1])
+                 if positive[c, j] and ids[c][j] not in own]
+    terms = [_np_logsumexp(np.append(negatives, logits[b, p])) - logits[b, p]
+             for p in np.flatnonzero(positive[b])]
+    out.append(np.mean(terms) if terms else 0.0)
+  return np.array(out)
+
+
+def test_in_batch_softmax_matches_numpy():
+  rng = np.random.default_rng(7)
+  batch, size = 5, 6
+  labels = (rng.random((batch, size)) < 0.4).astype(np.float32)
+  labels[3] = 0.0                                  # a list without positives
+  mask = rng.random((batch, size)) < 0.85
+  # Few distinct ids, so lists share items and accidental hits occur.
+  ids = rng.integers(0, 9, (batch, size))
+  cross = rng.normal(size=(batch, batch, size)).astype(np.float32)
+  logits = np.stack([cross[b, b] for b in range(batch)])
+  got = listwise.in_batch_softmax_loss(labels, logits, mask, cross, ids)
+  np.testing.assert_allclose(
+      got.numpy(), _np_in_batch_loss(labels, logits, mask, cross, ids),
+      rtol=1e-5, atol=1e-6)
+  assert got.numpy()[3] == 0.0
+
+
+def test_in_batch_softmax_never_uses_an_item_of_the_own_list():
+  # Both lists click item 1: neither is the other's negative, so no list
+  # has a negative and both losses are 0.
+  labels = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)
+  ids = np.array([[1, 2], [1, 3]])
+  cross = np.full((2, 2, 2), 5.0, np.float32)
+  got = listwise.in_batch_softmax_loss(labels, np.zeros((2, 2), np.float32),
+                                       np.ones((2, 2), bool), cross, ids)
+  np.testing.assert_array_equal(got.numpy(), [0.0, 0.0])

@@ -13,6 +13,7 @@ from components.listwise import encode
 from models import features as f
 from models import hparams as hparams_lib
 from models import losses
+from models.losses import listwise
 from models import model as model_lib
 from models import serving
 from models import trainer
@@ -466,3 +467,28 @@ def test_list_metrics_update_only_outside_training():
   task(batch, logits, training=False)
   # Lists 1 and 2 have a purchase within 5 <= 10 entries: both hit.
   assert float(hitrate.result()) == pytest.approx(1.0)
+
+
+def test_in_batch_weight_adds_the_in_batch_softmax_of_the_towers(
+    transformed):
+  hparams = hparams_lib.HParams(batch_size=16, w_in_batch=0.5)
+  tf_transform_output = tft.TFTransformOutput(transformed["graph"])
+  batch = next(iter(trainer.input_fn(
+      [transformed["train"]], trainer.local_data_accessor(),
+      tf_transform_output, hparams.batch_size, shuffle=False)))
+  model = trainer.build_model(tf_transform_output, hparams)
+  with_in_batch = float(model.compute_loss(batch))
+  model.task.w_in_batch = 0.0
+  without = float(model.compute_loss(batch))
+  # The in-batch part from the towers' embeddings, scored in NumPy.
+  queries = model.query_tower(batch).numpy()
+  items = model.list_item_embeddings(batch).numpy()
+  cross = np.einsum("bd,cnd->bcn", queries, items) / hparams.temperature
+  logits = np.stack([cross[b, b] for b in range(len(cross))])
+  xf = lambda key: batch[f.transformed_name(key)]
+  in_batch = listwise.in_batch_softmax_loss(
+      xf(f.LABEL_CLICK), logits, model.task.valid(batch), cross,
+      xf(f.ITEM_ID))
+  assert float(np.mean(in_batch)) > 0
+  np.testing.assert_allclose(with_in_batch - without,
+                             0.5 * float(np.mean(in_batch)), rtol=1e-4)
