@@ -183,9 +183,14 @@ def main() -> None:
     parser.add_argument(f"--{name}", type=flags.positive_int, default=default,
                         help=f"{meaning} (default: %(default)s)")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--w-in-batch", type=float,
+                      default=hparams_lib.HParams().w_in_batch,
+                      help="the coarse ranker's in-batch softmax weight (0 "
+                           "leaves it out; default: %(default)s)")
   flags.add_beam_flags(parser)
   args = parser.parse_args()
-  hparams = hparams_lib.HParams(batch_size=args.batch_size, seed=args.seed)
+  hparams = hparams_lib.HParams(batch_size=args.batch_size, seed=args.seed,
+                                w_in_batch=args.w_in_batch)
 
   with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()

@@ -290,18 +290,22 @@ def in_batch_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
   """
   logits, valid, positives = _prepare(labels, logits, mask)
   batch = tf.shape(logits)[0]
-  cross = tf.cast(cross_logits, logits.dtype)
-  # [b, c, j]: item j of list c is a positive of another list than b ...
-  others = tf.logical_not(tf.eye(batch, dtype=tf.bool))[:, :, None]
-  negatives = others & positives[None, :, :]
-  # ... and not an item of list b: [b, c, j, k] compares with b's entry k.
+  # The batch's positives, [num_positives] each: list, id and the score of
+  # every list's query for it ([batch, num_positives]).
+  where = tf.where(positives)
+  owner = where[:, 0]
+  positive_ids = tf.gather_nd(item_ids, where)
+  cross = tf.transpose(tf.gather_nd(
+      tf.transpose(tf.cast(cross_logits, logits.dtype), [1, 2, 0]), where))
+  # A positive is a negative of list b unless it is b's own or an item of b.
+  others = tf.not_equal(owner[None, :], tf.range(batch, dtype=owner.dtype)[
+      :, None])
   in_own_list = tf.reduce_any(
-      tf.equal(item_ids[None, :, :, None], item_ids[:, None, None, :])
-      & valid[:, None, None, :], axis=-1)
-  negatives &= tf.logical_not(in_own_list)
-  flat = lambda x: tf.reshape(x, [batch, -1])
+      tf.equal(positive_ids[None, :, None], item_ids[:, None, :])
+      & valid[:, None, :], axis=-1)
+  negatives = others & tf.logical_not(in_own_list)
   return revised_softmax_loss(
-      tf.concat([tf.cast(positives, logits.dtype),
-                 tf.zeros_like(flat(cross))], axis=1),
-      tf.concat([logits, flat(cross)], axis=1),
-      tf.concat([positives, flat(negatives)], axis=1))
+      tf.concat([tf.cast(positives, logits.dtype), tf.zeros_like(cross)],
+                axis=1),
+      tf.concat([logits, cross], axis=1),
+      tf.concat([positives, negatives], axis=1))
