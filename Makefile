@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/listwise.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/validator.py
 	$(BIN)/python bench/serving_latency.py
 
 clean:

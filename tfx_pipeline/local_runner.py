@@ -72,6 +72,7 @@ class ComponentRun:
     component: the node id, e.g. "Trainer".
     state: "ran", "cached", "failed", "running" or "unknown".
     seconds: wall time of the execution.
+    started: when it started, in seconds since the epoch.
     execution_id: its ML Metadata execution id.
     outputs: output key -> URIs of its output artifacts.
     properties: output artifact URI -> its custom properties.
@@ -79,6 +80,7 @@ class ComponentRun:
   component: str
   state: str
   seconds: float
+  started: float
   execution_id: int
   outputs: Dict[str, List[str]]
   properties: Dict[str, Dict[str, object]]
@@ -209,6 +211,7 @@ def _component_run(store: mlmd.MetadataStore,
       state=_STATES.get(execution.last_known_state, "unknown"),
       seconds=(execution.last_update_time_since_epoch
                - execution.create_time_since_epoch) / 1000.0,
+      started=execution.create_time_since_epoch / 1000.0,
       execution_id=execution.id, outputs=outputs, properties=properties)
 
 

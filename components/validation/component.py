@@ -4,7 +4,7 @@ import json
 from typing import Optional, Sequence
 
 from tfx import types
-from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact
 from tfx.types import standard_artifacts
@@ -46,8 +46,8 @@ class HitrateValidatorSpec(types.ComponentSpec):
   }
 
 
-class HitrateValidator(base_component.BaseComponent):
-  """Evaluates a model on the eval candidate sets and blesses it or not.
+class HitrateValidator(base_beam_component.BaseBeamComponent):
+  """Evaluates a model on the eval candidate sets (a Beam job) and blesses it or not.
 
   It computes hitrate@K (global, in-scene, out-of-scene, head and tail
   items; K a count or a share of each candidate set) for the model, the fine
@@ -59,7 +59,7 @@ class HitrateValidator(base_component.BaseComponent):
   """
 
   SPEC_CLASS = HitrateValidatorSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, model: types.BaseChannel,
                eval_candidates: types.BaseChannel,

@@ -1,7 +1,11 @@
-"""Reads eval candidate sets and the exposed part of eval lists from Examples artifacts."""
+"""Reads eval candidate sets and the exposed part of eval lists from Examples artifacts.
+
+The per-example functions (eval_set_of, exposed_list_of) are what both the
+in-memory readers here and the Beam evaluation (beam_evaluate.py) apply.
+"""
 
 import os
-from typing import List, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -12,12 +16,27 @@ from models import features as f
 
 # Context of a request as the serving signature takes it.
 Context = dict
+# Gzipped TFRecord files of a split.
+FILE_PATTERN = "*.gz"
 
 
-def _examples(split_uri: str) -> List[dict]:
-  files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*.gz")))
-  return [encode.decode(r.numpy()) for r in
-          tf.data.TFRecordDataset(files, compression_type="GZIP")]
+class ExposedList(NamedTuple):
+  """The exposed items of one eval list; arrays are `[num_exposed]`."""
+  context: Context
+  item_ids: np.ndarray  # str
+  gains: np.ndarray  # 2 purchased, 1 clicked, 0 otherwise.
+  fine_score: np.ndarray  # float
+
+
+def split_files(split_uri: str) -> str:
+  """The file pattern of a split's examples."""
+  return os.path.join(split_uri, FILE_PATTERN)
+
+
+def _examples(split_uri: str) -> Iterator[dict]:
+  files = sorted(tf.io.gfile.glob(split_files(split_uri)))
+  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    yield encode.decode(record.numpy())
 
 
 def context_of(example: dict) -> Context:
@@ -29,38 +48,39 @@ def context_of(example: dict) -> Context:
           f.GENDER: example[f.GENDER][0]}
 
 
+def eval_set_of(example: dict) -> Tuple[metrics.EvalSet, Context]:
+  """An eval candidate set and its request context, from a decoded example."""
+  fine = np.array(example[f.CAND_FINE_SCORE], dtype=float)
+  fine[np.array(example[f.CAND_FINE_SCORE_MASK]) == 0] = np.nan
+  return metrics.EvalSet(
+      request_id=example[f.REQUEST_ID][0],
+      item_ids=np.array(example[f.CAND_ITEM_ID]),
+      in_scene=np.array(example[f.CAND_PURCHASE_IN_SCENE], dtype=bool),
+      out_of_scene=np.array(example[f.CAND_PURCHASE_OUT_OF_SCENE],
+                            dtype=bool),
+      train_exposures=np.array(example[f.CAND_TRAIN_EXPOSURES]),
+      fine_score=fine), context_of(example)
+
+
+def exposed_list_of(example: dict) -> Optional[ExposedList]:
+  """The exposed items of a decoded list example; None if it has none."""
+  exposed = np.array(example[f.SAMPLE_TYPE]) == f.SAMPLE_EXPOSED
+  if not exposed.any():
+    return None
+  return ExposedList(
+      context_of(example), np.array(example[f.ITEM_ID])[exposed],
+      (np.array(example[f.LABEL_PURCHASE])
+       + np.array(example[f.LABEL_CLICK]))[exposed],
+      np.array(example[f.FINE_SCORE], dtype=float)[exposed])
+
+
 def read_eval_sets(split_uri: str
                    ) -> Tuple[List[metrics.EvalSet], List[Context]]:
-  """Eval candidate sets and their request contexts."""
-  sets, contexts = [], []
-  for e in _examples(split_uri):
-    fine = np.array(e[f.CAND_FINE_SCORE], dtype=float)
-    fine[np.array(e[f.CAND_FINE_SCORE_MASK]) == 0] = np.nan
-    sets.append(metrics.EvalSet(
-        request_id=e[f.REQUEST_ID][0],
-        item_ids=np.array(e[f.CAND_ITEM_ID]),
-        in_scene=np.array(e[f.CAND_PURCHASE_IN_SCENE], dtype=bool),
-        out_of_scene=np.array(e[f.CAND_PURCHASE_OUT_OF_SCENE], dtype=bool),
-        train_exposures=np.array(e[f.CAND_TRAIN_EXPOSURES]),
-        fine_score=fine))
-    contexts.append(context_of(e))
-  return sets, contexts
+  """Eval candidate sets and their request contexts, all in memory."""
+  pairs = [eval_set_of(e) for e in _examples(split_uri)]
+  return [s for s, _ in pairs], [c for _, c in pairs]
 
 
-def read_exposed_lists(split_uri: str):
-  """(contexts, item ids, gains, fine scores) of the exposed items of lists.
-
-  Gains: 2 purchased, 1 clicked, 0 otherwise. Lists with no exposed item
-  are skipped.
-  """
-  contexts, items, gains, fine = [], [], [], []
-  for e in _examples(split_uri):
-    exposed = np.array(e[f.SAMPLE_TYPE]) == f.SAMPLE_EXPOSED
-    if not exposed.any():
-      continue
-    contexts.append(context_of(e))
-    items.append(np.array(e[f.ITEM_ID])[exposed])
-    gains.append((np.array(e[f.LABEL_PURCHASE]) + np.array(
-        e[f.LABEL_CLICK]))[exposed])
-    fine.append(np.array(e[f.FINE_SCORE], dtype=float)[exposed])
-  return contexts, items, gains, fine
+def read_exposed_lists(split_uri: str) -> List[ExposedList]:
+  """The exposed items of the split's lists (lists without any skipped), all in memory."""
+  return [x for x in map(exposed_list_of, _examples(split_uri)) if x]

@@ -7,19 +7,18 @@ from typing import Any, Dict, List
 
 import tensorflow as tf
 from tfx import types
-from tfx.dsl.components.base import base_executor
+from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.listwise import split as split_lib
+from components.validation import beam_evaluate
 from components.validation import blessing as blessing_lib
 from components.validation import data
-from components.validation import evaluate as evaluate_lib
 from components.validation import metrics
 from components.validation import plot
 from components.validation import report
 from components.validation import scorers
-from components.validation import scoring
 
 MODEL_KEY = "model"
 BASELINE_MODEL_KEY = "baseline_model"
@@ -38,15 +37,16 @@ METRICS_FILE = report.METRICS_FILE
 PLOT_FILE = report.PLOT_FILE
 BLESSED_FILE = "BLESSED"
 NOT_BLESSED_FILE = "NOT_BLESSED"
+# The evaluation job's output, in the metrics artifact until it is read.
+_EVALUATION_FILE = "evaluation.json"
 
 
-def _scorer(model: types.Artifact) -> evaluate_lib.ScoreFn:
-  return scoring.SavedModelScorer(path_utils.serving_model_path(
-      model.uri)).score
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Blesses the model only if its global hitrate@K_main is good enough.
 
-
-class Executor(base_executor.BaseExecutor):
-  """Blesses the model only if its global hitrate@K_main is good enough."""
+  The evaluation is a Beam job (beam_evaluate.py) run with the pipeline's
+  beam_pipeline_args.
+  """
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
@@ -58,17 +58,22 @@ class Executor(base_executor.BaseExecutor):
     ks = json.loads(exec_properties[KS_KEY])  # ordered, with k_main.
     k_main = exec_properties[K_MAIN_KEY]
 
-    sets, contexts = data.read_eval_sets(artifact_utils.get_split_uri(
-        input_dict[EVAL_CANDIDATES_KEY], split_lib.EVAL))
-    exposed = data.read_exposed_lists(artifact_utils.get_split_uri(
-        input_dict[EXAMPLES_KEY], split_lib.EVAL))
-    score_fns = {scorers.MODEL: _scorer(model)}
+    saved_models = {scorers.MODEL: path_utils.serving_model_path(model.uri)}
     if baseline is not None:
-      score_fns[scorers.BASELINE] = _scorer(baseline)
-    logging.info("evaluating on %d eval sets (baseline: %s)", len(sets),
-                 baseline.uri if baseline else None)
-    result = evaluate_lib.evaluate(sets, contexts, exposed, score_fns, ks,
-                                   float(exec_properties[HEAD_SHARE_KEY]))
+      saved_models[scorers.BASELINE] = path_utils.serving_model_path(
+          baseline.uri)
+    logging.info("evaluating %s", saved_models)
+    metrics_artifact = artifact_utils.get_single_instance(
+        output_dict[METRICS_KEY])
+    output = os.path.join(metrics_artifact.uri, _EVALUATION_FILE)
+    result = beam_evaluate.run(
+        data.split_files(artifact_utils.get_split_uri(
+            input_dict[EVAL_CANDIDATES_KEY], split_lib.EVAL)),
+        data.split_files(artifact_utils.get_split_uri(
+            input_dict[EXAMPLES_KEY], split_lib.EVAL)),
+        saved_models, ks, float(exec_properties[HEAD_SHARE_KEY]), output,
+        self._make_beam_pipeline)
+    tf.io.gfile.remove(output)
 
     main = lambda name: (result["hitrate"][name][metrics.GLOBAL][k_main]
                          if name in result["hitrate"] else None)

@@ -15,6 +15,7 @@ Conventions:
   - A metric whose denominator is zero (no purchases of that kind) is NaN.
 """
 
+import collections
 import dataclasses
 from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
@@ -84,10 +85,62 @@ def head_threshold(sets: Iterable[EvalSet], head_share: float = 0.2) -> int:
   The head is the `head_share` most-exposed distinct items among all
   candidates (at least one exposure).
   """
-  counts = np.sort(np.array(list(exposure_lookup(sets).values()) or [0])
-                   )[::-1]
-  top = max(1, int(np.ceil(head_share * counts.shape[0])))
-  return max(1, int(counts[top - 1]))
+  return head_threshold_of_histogram(
+      collections.Counter(exposure_lookup(sets).values()), head_share)
+
+
+def head_threshold_of_histogram(items_per_count: Mapping[int, int],
+                                head_share: float = 0.2) -> int:
+  """head_threshold from exposures -> number of distinct items with them."""
+  counts = sorted(items_per_count.items(), reverse=True) or [(0, 1)]
+  top = max(1, int(np.ceil(head_share * sum(n for _, n in counts))))
+  seen = 0
+  for exposures, items in counts:
+    seen += items
+    if seen >= top:
+      return max(1, int(exposures))
+  raise AssertionError("unreachable: top <= the number of items")
+
+
+def set_hits(s: EvalSet, score: np.ndarray, parsed: Sequence[cutoffs.Cutoff],
+             head_min_exposures: int) -> np.ndarray:
+  """One set's share of hitrate's sums.
+
+  Args:
+    s: an eval candidate set.
+    score: a model's `[num_candidates]` scores of it.
+    parsed: the cutoffs (cutoffs.parse).
+    head_min_exposures: train exposures that make an item 'head'.
+
+  Returns:
+    `[len(SLICES), len(parsed) + 1]`: per slice, the expected hits at each
+    cutoff, then the slice's purchases. Sets' arrays add up; `rates` turns
+    the sum into hitrates.
+  """
+  head_item = np.asarray(s.train_exposures) >= head_min_exposures
+  score = np.asarray(score, dtype=float)
+  best, in_scene, out_scene, head = dedupe(
+      s.item_ids, np.where(np.isnan(score), -np.inf, score), s.in_scene,
+      s.out_of_scene, head_item)
+  bought = in_scene | out_scene
+  positives = {GLOBAL: bought, IN_SCENE: in_scene, OUT_OF_SCENE: out_scene,
+               HEAD: bought & head, TAIL: bought & ~head}
+  out = np.zeros((len(SLICES), len(parsed) + 1))
+  for row, name in enumerate(SLICES):
+    positive = positives[name]
+    if positive.any():
+      out[row, :-1] = [expected_hits(best, positive, c.k(best.shape[0]))
+                       for c in parsed]
+      out[row, -1] = positive.sum()
+  return out
+
+
+def rates(sums: np.ndarray, ks: Sequence[str]) -> Dict[str, Dict[str, float]]:
+  """Hitrates from summed set_hits: slice -> cutoff -> value (NaN: no purchase)."""
+  parsed = [cutoffs.parse(k) for k in ks]
+  return {name: {c.text: (float(row[i] / row[-1]) if row[-1] else np.nan)
+                 for i, c in enumerate(parsed)}
+          for name, row in zip(SLICES, sums)}
 
 
 def hitrate(sets: Sequence[EvalSet], scores: Sequence[np.ndarray],
@@ -105,27 +158,10 @@ def hitrate(sets: Sequence[EvalSet], scores: Sequence[np.ndarray],
     slice -> cutoff -> hitrate (NaN when the slice has no purchase).
   """
   parsed = [cutoffs.parse(k) for k in ks]
-  hits = {name: np.zeros(len(ks)) for name in SLICES}
-  totals = dict.fromkeys(SLICES, 0.0)
+  sums = np.zeros((len(SLICES), len(parsed) + 1))
   for s, score in zip(sets, scores):
-    head_item = np.asarray(s.train_exposures) >= head_min_exposures
-    score = np.asarray(score, dtype=float)
-    best, in_scene, out_scene, head = dedupe(
-        s.item_ids, np.where(np.isnan(score), -np.inf, score), s.in_scene,
-        s.out_of_scene, head_item)
-    bought = in_scene | out_scene
-    positives = {GLOBAL: bought, IN_SCENE: in_scene,
-                 OUT_OF_SCENE: out_scene, HEAD: bought & head,
-                 TAIL: bought & ~head}
-    for name, positive in positives.items():
-      if positive.any():
-        totals[name] += positive.sum()
-        hits[name] += [expected_hits(best, positive, c.k(best.shape[0]))
-                       for c in parsed]
-  return {name: {c.text: (float(h / totals[name]) if totals[name]
-                          else np.nan)
-                 for c, h in zip(parsed, hits[name])}
-          for name in SLICES}
+    sums += set_hits(s, score, parsed, head_min_exposures)
+  return rates(sums, ks)
 
 
 def _padded(rows: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
@@ -153,15 +189,27 @@ def ndcg_at_k(gains: Sequence[np.ndarray], scores: Sequence[np.ndarray],
     scores: the lists' `[list_size]` scores, in the same order.
     k: cutoff, a positive int.
   """
+  return ndcg_of_sums(ndcg_sums(gains, scores, k))
+
+
+def ndcg_sums(gains: Sequence[np.ndarray], scores: Sequence[np.ndarray],
+              k: int) -> np.ndarray:
+  """`[2]`: the lists' summed NDCG@k and their number (lists with a gain).
+
+  The sums of batches of lists add up; ndcg_of_sums gives their mean.
+  """
   if not len(gains):
-    return float("nan")
+    return np.zeros(2)
   labels, mask = _padded(gains)
   padded_scores, _ = _padded(scores)
   value, weight = listwise.ndcg_at_k(labels, padded_scores, mask, k)
   value, weight = value.numpy(), weight.numpy()
-  if not weight.any():
-    return float("nan")
-  return float((value * weight).sum() / weight.sum())
+  return np.array([(value * weight).sum(), weight.sum()])
+
+
+def ndcg_of_sums(sums: np.ndarray) -> float:
+  """Mean NDCG from ndcg_sums (NaN when no list has a gain)."""
+  return float(sums[0] / sums[1]) if sums[1] else float("nan")
 
 
 def exposure_lookup(sets: Iterable[EvalSet]) -> Dict[str, int]:

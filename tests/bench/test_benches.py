@@ -26,7 +26,7 @@ def test_every_bench_script_is_tested():
                    if n.endswith(".py"))
   assert scripts == ["generate.py", "listwise.py", "pipeline.py",
                      "quality_suite.py", "serving_latency.py", "train.py",
-                     "worlds.py"]
+                     "validator.py", "worlds.py"]
 
 
 @pytest.mark.slow
@@ -66,6 +66,14 @@ def test_serving_latency(pushed):
                os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
                "--seconds", "0.3", "--candidates", "50")
   assert "gRPC p99 with one client" in out
+
+
+@pytest.mark.slow
+def test_validator(pushed):
+  # The shared run's model and eval split: nothing is generated or trained.
+  out = _bench("validator.py", "--run", pushed.result.layout.output_dir)
+  assert "time ratio Beam / in memory" in out
+  assert "(identical)" in out
 
 
 @pytest.mark.slow

@@ -155,6 +155,46 @@ def test_head_threshold_takes_the_most_exposed_share():
   assert metrics.head_threshold(sets, 1.0) == 1  # at least one exposure
 
 
+def test_head_threshold_of_a_histogram_by_hand():
+  # 5 items: one with 50 exposures, one with 10, one with 3, two with 0.
+  histogram = {50: 1, 10: 1, 3: 1, 0: 2}
+  assert metrics.head_threshold_of_histogram(histogram, 0.2) == 50
+  assert metrics.head_threshold_of_histogram(histogram, 0.4) == 10
+  assert metrics.head_threshold_of_histogram(histogram, 0.5) == 3  # 3rd of 5
+  assert metrics.head_threshold_of_histogram(histogram, 1.0) == 1
+  # Two items tied at 7 fill the top 2 of 4.
+  assert metrics.head_threshold_of_histogram({9: 1, 7: 2, 1: 1}, 0.5) == 7
+  assert metrics.head_threshold_of_histogram({}, 0.2) == 1  # no candidate
+
+
+def test_set_hits_by_hand_add_up_to_the_hitrate():
+  first = _set(["a", "b", "c", "d"], in_scene=["a"], out_scene=["d"],
+               exposures=[10, 0, 5, 0])
+  second = _set(["x", "y"], out_scene=["x"], exposures=[0, 20])
+  parsed = [cutoffs.parse("1"), cutoffs.parse("3")]
+  hits = metrics.set_hits(first, np.array([0.2, 0.9, 0.8, 0.1]), parsed, 5)
+  # Rows: global, in_scene, out_of_scene, head, tail; columns: @1, @3,
+  # purchases. a (head, in scene) is 3rd, d (tail, elsewhere) 4th.
+  np.testing.assert_array_equal(hits, [[0, 1, 2], [0, 1, 1], [0, 0, 1],
+                                       [0, 1, 1], [0, 0, 1]])
+  total = hits + metrics.set_hits(second, np.array([1.0, 0.0]), parsed, 5)
+  assert metrics.rates(total, ["1", "3"])["global"] == {"1": 1 / 3,
+                                                        "3": 2 / 3}
+  assert metrics.rates(total, ["1", "3"])["head"] == {"1": 0.0, "3": 1.0}
+
+
+def test_ndcg_sums_of_batches_add_up_to_the_mean():
+  gains = [np.array([0, 2, 1]), np.array([0, 0]), np.array([1, 0])]
+  scores = [np.array([0.9, 0.5, 0.1]), np.array([1.0, 0.0]),
+            np.array([0.0, 1.0])]
+  sums = (metrics.ndcg_sums(gains[:2], scores[:2], 10)
+          + metrics.ndcg_sums(gains[2:], scores[2:], 10))
+  assert sums[1] == 2  # the list without a gain does not count
+  assert metrics.ndcg_of_sums(sums) == pytest.approx(
+      metrics.ndcg_at_k(gains, scores, 10))
+  assert math.isnan(metrics.ndcg_of_sums(metrics.ndcg_sums([], [], 10)))
+
+
 def test_ndcg_by_hand():
   gains = [np.array([0, 2, 1]), np.array([0, 0])]
   scores = [np.array([0.9, 0.5, 0.1]), np.array([1.0, 0.0])]
