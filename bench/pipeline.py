@@ -102,18 +102,17 @@ def main() -> None:
   parser.add_argument("--beam-mode", default=config_lib.BEAM_MODES[0],
                       choices=config_lib.BEAM_MODES)
   args = parser.parse_args()
-  requests = sorted(args.requests)
   by_size = {}
   with tempfile.TemporaryDirectory() as tmp:
-    for n in requests:
+    for n in sorted(args.requests):  # The table so far after each size.
       by_size[n] = _bench(n, args.train_steps, args.beam_mode, tmp)
       seconds, driver, worker = by_size[n][WHOLE_RUN]
-      print(f"{n:,} requests, {args.train_steps} train steps, Beam "
-            f"{args.beam_mode}: end to end {seconds:.1f} s, peak RSS of the "
-            f"run's process {driver:,.0f} MB, of its largest Beam worker "
-            f"{worker:,.0f} MB", flush=True)
-  print(f"\n{os.cpu_count()} CPUs; peaks sampled every 0.2 s")
-  print(_table(requests, by_size))
+      print(f"\n{n:,} requests, {args.train_steps} train steps, Beam "
+            f"{args.beam_mode}, {os.cpu_count()} CPUs: end to end "
+            f"{seconds:.1f} s, peak RSS (sampled every 0.2 s) of the run's "
+            f"process {driver:,.0f} MB, of its largest Beam worker "
+            f"{worker:,.0f} MB")
+      print(_table(list(by_size), by_size), flush=True)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ def test_serving_latency(pushed):
 @pytest.mark.slow
 def test_validator(pushed):
   # The shared run's model and eval split: nothing is generated or trained.
-  out = _bench("validator.py", "--run", pushed.result.layout.output_dir)
+  out = _bench("validator.py", "--run", pushed.result.layout.output_dir,
+               "--beam-mode", "in_memory")
   assert "time ratio Beam / in memory" in out
   assert "(identical)" in out
 
