@@ -165,18 +165,30 @@ def split_uri(artifact_uri: str, split: str) -> str:
   return os.path.join(artifact_uri, f"Split-{split}")
 
 
+def _names_runner(args: Sequence[str]) -> bool:
+  """Whether Beam arguments `args` choose a runner (`--runner`)."""
+  return any(arg == "--runner" or arg.startswith("--runner=")
+             for arg in args)
+
+
 def beam_args(mode: str = config_lib.BEAM_MODES[0],
               workers: int = config_lib.DEFAULT_BEAM_WORKERS,
               extra: Sequence[str] = ()) -> List[str]:
-  """DirectRunner options: multi_processing with `workers` or in_memory.
+  """Beam options: the DirectRunner's, then `extra`.
 
-  Worker processes import components.tf_exit (a Beam plugin), which keeps a
-  TensorFlow bug from printing tracebacks as they exit.
+  The DirectRunner runs multi_processing with `workers` or in_memory. Worker
+  processes import components.tf_exit (a Beam plugin), which keeps a
+  TensorFlow bug from printing tracebacks as they exit. When `extra` names
+  a runner (e.g. `--runner=PortableRunner`, `--runner=DataflowRunner`), the
+  DirectRunner options (`mode`, `workers`) are left out: the result is the
+  plugin and `extra`.
   """
+  plugin = [f"--beam_plugins={TF_EXIT_PLUGIN}"]
+  if _names_runner(extra):
+    return plugin + list(extra)
   args = ["--runner=DirectRunner", f"--direct_running_mode={mode}"]
   if mode != "in_memory":
-    args += [f"--direct_num_workers={workers}",
-             f"--beam_plugins={TF_EXIT_PLUGIN}"]
+    args += [f"--direct_num_workers={workers}"] + plugin
   return args + list(extra)
 
 

@@ -277,3 +277,53 @@ def test_generate_a_world_of_the_suite_with_one_flag_overridden(tmp_path):
   assert items[c.CATEGORY].nunique() > 24
   with pytest.raises(SystemExit):  # argparse names the choices.
     cli.main(["generate", "--out", str(tmp_path / "x"), "--world", "moon"])
+
+
+def test_run_help_shows_the_beam_arguments(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(["run", "--help"])
+  out = " ".join(capsys.readouterr().out.split())
+  assert "BEAM_ARG" in out
+  assert "a --runner (e.g. --runner=PortableRunner" in out
+
+
+def test_beam_arguments_after_the_separator():
+  parse = lambda *argv: cli.build_parser().parse_args(
+      ["run", "--logs", "l", "--output", "o", *argv])
+  direct = flags.beam_args_from(parse("--beam-workers", "3", "--",
+                                      "--direct_runner_bundle_repeat=1"))
+  assert direct == ["--runner=DirectRunner",
+                    "--direct_running_mode=multi_processing",
+                    "--direct_num_workers=3",
+                    f"--beam_plugins={local_runner.TF_EXIT_PLUGIN}",
+                    "--direct_runner_bundle_repeat=1"]
+  portable = ["--runner=PortableRunner", "--job_endpoint=embed",
+              "--environment_type=EXTERNAL",
+              "--environment_config=localhost:50000"]
+  # Another runner replaces the DirectRunner and its options.
+  assert flags.beam_args_from(parse("--beam-workers", "3", "--",
+                                    *portable)) == [
+      f"--beam_plugins={local_runner.TF_EXIT_PLUGIN}", *portable]
+
+
+@pytest.mark.parametrize("beam_args, message", [
+    (["runner=DataflowRunner"], "'runner=DataflowRunner' is not an option"),
+    (["--project", "P"], "'P' is not an option"),
+    (["-r=x"], "'-r=x' is not an option"),
+    (["--runner"], "--runner needs a value"),
+])
+@pytest.mark.parametrize("command", [
+    ["run", "--logs", "unused", "--output", "unused"],
+    ["build-examples", "--logs", "unused", "--out", "unused"],
+    ["compile-kfp", "--image", "i", "--pipeline-root", "/r", "--output",
+     "unused.yaml"],
+])
+def test_a_malformed_beam_argument_is_a_usage_error(
+    command, beam_args, message, monkeypatch, capsys):
+  def refuse(*args, **kwargs):
+    raise AssertionError("work started despite a malformed Beam argument")
+
+  monkeypatch.setattr(local_runner, "run", refuse)
+  assert cli.main(command + ["--"] + beam_args) == 2
+  err = capsys.readouterr().err
+  assert message in err and "Traceback" not in err

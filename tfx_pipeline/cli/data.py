@@ -77,9 +77,9 @@ def _build_examples(args: argparse.Namespace) -> int:
   from components.listwise import report as report_lib  # pylint: disable=g-import-not-at-top
 
   params = flags.dataclass_from_args(params_lib.ListwiseParams, args)
+  options = PipelineOptions(flags.checked_beam_args(args.beam_args))
   outputs.check_writable(args.out)
   out = beam_pipeline.OutputPaths.under(args.out)
-  options = PipelineOptions(args.beam_args)
   report = beam_pipeline.run(args.logs, params, out,
                              lambda: beam.Pipeline(options=options))
   print(f"wrote listwise examples to {args.out} (train/, valid/, eval/, "
@@ -132,7 +132,7 @@ def add_parsers(sub) -> None:
   build = flags.command(sub, "build-examples", _build_examples)
   build.add_argument("--logs", required=True, help="raw logs directory")
   build.add_argument("--out", required=True, help="output directory")
-  build.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
-                     help="Beam pipeline options (after --)")
+  flags.add_beam_args(build, "Beam pipeline options after --, each "
+                             "--name=value or --switch")
   flags.add_dataclass_flags(build, params_lib.ListwiseParams(),
                             "list building parameters")

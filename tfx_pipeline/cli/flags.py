@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import inspect
+import re
 from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
 
 from tfx_pipeline import config as config_lib
@@ -146,6 +147,21 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
     raise UsageError(str(e)) from e
 
 
+BEAM_ARGS_HELP = ("Beam pipeline options after --, each --name=value or "
+                  "--switch; a --runner (e.g. --runner=PortableRunner, "
+                  "DataflowRunner, FlinkRunner, SparkRunner) replaces the "
+                  "DirectRunner and its --beam-mode and --beam-workers "
+                  "(see the README's scale-out section)")
+_BEAM_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.DOTALL)
+
+
+def add_beam_args(parser: argparse.ArgumentParser,
+                  help_text: str = BEAM_ARGS_HELP) -> None:
+  """The Beam options after `--` (read with `checked_beam_args`)."""
+  parser.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
+                      help=help_text)
+
+
 def add_beam_flags(parser: argparse.ArgumentParser) -> None:
   """`--beam-mode`, `--beam-workers` and Beam options after `--`."""
   parser.add_argument("--beam-mode", default=config_lib.BEAM_MODES[0],
@@ -155,13 +171,40 @@ def add_beam_flags(parser: argparse.ArgumentParser) -> None:
                       default=config_lib.DEFAULT_BEAM_WORKERS,
                       help="DirectRunner worker processes "
                            "(default: %(default)s)")
-  parser.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
-                      help="further Beam pipeline options (after --)")
+  add_beam_args(parser)
+
+
+def checked_beam_args(beam_args: List[str]) -> List[str]:
+  """`beam_args` if each is `--name=value` or `--switch`.
+
+  Beam drops an argument it cannot parse with a warning only (with
+  `runner=DataflowRunner`, dashes missing, the job would run on the
+  DirectRunner), so a malformed one is refused here, before any work.
+  Option names are not checked: Flink and Spark take options of their own.
+
+  Raises:
+    UsageError: an argument is not an option of that form, or `--runner`
+      has no value.
+  """
+  for arg in beam_args:
+    if not _BEAM_OPTION.fullmatch(arg):
+      raise UsageError(
+          f"Beam argument {arg!r} is not an option: write each Beam "
+          "option after -- as --name=value or --switch (e.g. -- "
+          "--runner=PortableRunner --job_endpoint=embed)")
+    if arg == "--runner":
+      raise UsageError("Beam argument --runner needs a value, e.g. "
+                       "--runner=DataflowRunner")
+  return list(beam_args)
 
 
 def beam_args_from(args: argparse.Namespace) -> List[str]:
-  """The Beam options of the flags added by `add_beam_flags`."""
+  """The Beam options of the flags added by `add_beam_flags`.
+
+  Raises:
+    UsageError: a malformed Beam argument (see `checked_beam_args`).
+  """
   from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
 
   return local_runner.beam_args(args.beam_mode, args.beam_workers,
-                                args.beam_args)
+                                checked_beam_args(args.beam_args))

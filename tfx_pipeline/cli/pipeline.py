@@ -28,7 +28,9 @@ def _run(args: argparse.Namespace) -> int:
   holds pipeline/ (artifacts), metadata.sqlite (ML Metadata) and serving/
   (pushed models, models.config). A second run reuses the results of
   unchanged components (a changed or new log file is seen) and pushes no
-  model the newest version already holds. Arguments after -- go to Beam.
+  model the newest version already holds. Arguments after -- go to Beam;
+  one naming a --runner (PortableRunner, DataflowRunner, FlinkRunner,
+  SparkRunner) runs the Beam steps there instead of on the DirectRunner.
   """
   from components.validation import report  # pylint: disable=g-import-not-at-top
   from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
@@ -124,7 +126,7 @@ def _compile_kfp(args: argparse.Namespace) -> int:
   path = kubeflow_runner.compile_pipeline(
       args.image, args.pipeline_root, args.output, config,
       logs_dir=args.logs, serving_dir=args.serving_dir,
-      beam_pipeline_args=args.beam_args)
+      beam_pipeline_args=flags.checked_beam_args(args.beam_args))
   print(f"wrote the KFP v2 spec of {config.pipeline_name} to {path} "
         f"(image {args.image}, pipeline root {args.pipeline_root})")
   return errors.OK
@@ -186,6 +188,6 @@ def add_parsers(sub) -> None:
   kfp.add_argument("--serving-dir", default=None, metavar="URI",
                    help="where blessed models are pushed "
                         "(default: <pipeline-root>/serving)")
-  kfp.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
-                   help="Beam pipeline options (after --)")
+  flags.add_beam_args(kfp, "Beam pipeline options of every Beam step after "
+                           "--, each --name=value or --switch")
   flags.add_config_flags(kfp)

@@ -1,0 +1,174 @@
+"""A Beam worker pool in a process of its own, for portable runs with an EXTERNAL environment.
+
+`worker_pool` starts `apache_beam.runners.worker.worker_pool_main` in a new
+session (so that it and every worker it starts form one process group), waits
+until it listens, and on exit stops the whole group. Its workers boot through
+`testing/beam_boot.py`, which gives them the job's pipeline options and
+records each worker's pid. `beam_args` names the pool as the environment of
+a PortableRunner run whose job server is embedded in the driver.
+"""
+
+import contextlib
+import dataclasses
+import glob
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator, List
+
+import testing
+from testing import beam_boot
+
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+_LOG_TAIL_CHARS = 3000
+
+
+class WorkerPoolError(RuntimeError):
+  """The worker pool did not come up."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerPool:
+  """A running worker pool.
+
+  Attributes:
+    pid: the pool process's id (also its process group's).
+    port: the port it listens on (localhost).
+    log_path: the pool's stderr (its workers' too).
+    record_dir: where each worker records its pid (see beam_boot).
+  """
+  pid: int
+  port: int
+  log_path: str
+  record_dir: str
+
+  @property
+  def address(self) -> str:
+    return f"localhost:{self.port}"
+
+  def beam_args(self) -> List[str]:
+    """PortableRunner options: embedded job server, this pool's workers."""
+    return ["--runner=PortableRunner", "--job_endpoint=embed",
+            "--environment_type=EXTERNAL",
+            f"--environment_config={self.address}"]
+
+  def workers(self) -> List[dict]:
+    """Every worker started so far: pid, ppid and worker_id, by pid."""
+    records = []
+    for path in glob.glob(os.path.join(self.record_dir, "worker-*.json")):
+      with open(path) as f:
+        records.append(json.load(f))
+    return sorted(records, key=lambda r: r["pid"])
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+  with socket.socket() as s:
+    return s.connect_ex(("localhost", port)) == 0
+
+
+def _tail(path: str) -> str:
+  with open(path, errors="replace") as f:
+    return f.read()[-_LOG_TAIL_CHARS:]
+
+
+def _write_boot_script(path: str, python: str) -> None:
+  """An executable that runs beam_boot with `python` (the pool execs it)."""
+  with open(path, "w") as f:
+    f.write("#!/bin/sh\nexec " + shlex.join([python, "-m", beam_boot.__name__])
+            + ' "$@"\n')
+  os.chmod(path, 0o755)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+  try:
+    os.killpg(pgid, sig)
+  except ProcessLookupError:
+    pass  # No process of the group is left.
+
+
+def _stop(process: subprocess.Popen) -> None:
+  """Stops the pool and every worker it started (its process group).
+
+  SIGTERM first; after the pool exits (or STOP_TIMEOUT_S), SIGKILL to
+  whatever of the group is left.
+  """
+  _signal_group(process.pid, signal.SIGTERM)
+  try:
+    process.wait(timeout=STOP_TIMEOUT_S)
+  except subprocess.TimeoutExpired:
+    pass  # Killed below.
+  _signal_group(process.pid, signal.SIGKILL)
+  process.wait()
+
+
+def _environment(record_dir: str) -> dict:
+  """This environment, the project importable, and workers' records on."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(testing.__file__)))
+  path = os.environ.get("PYTHONPATH")
+  return dict(os.environ,
+              PYTHONPATH=root if not path else os.pathsep.join([root, path]),
+              TF_USE_LEGACY_KERAS="1",
+              **{beam_boot.RECORD_DIR_ENV: record_dir})
+
+
+@contextlib.contextmanager
+def worker_pool(work_dir: str, python: str = sys.executable,
+                startup_timeout: float = STARTUP_TIMEOUT_S
+                ) -> Iterator[WorkerPool]:
+  """Runs a worker pool for the duration of the block.
+
+  Args:
+    work_dir: an existing directory for the pool's log, boot script and the
+      workers' records.
+    python: the interpreter of the pool and its workers.
+    startup_timeout: seconds to wait until the pool listens.
+
+  Yields:
+    The running pool.
+
+  Raises:
+    WorkerPoolError: the pool exited or did not listen within
+      `startup_timeout` (its log is in the message); it is stopped.
+  """
+  record_dir = os.path.join(work_dir, "workers")
+  os.makedirs(record_dir, exist_ok=True)
+  boot = os.path.join(work_dir, "beam_boot.sh")
+  _write_boot_script(boot, python)
+  log_path = os.path.join(work_dir, "worker_pool.log")
+  port = _free_port()
+  command = [python, "-m", "apache_beam.runners.worker.worker_pool_main",
+             f"--service_port={port}", f"--container_executable={boot}"]
+  with open(log_path, "w") as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               env=_environment(record_dir),
+                               start_new_session=True)
+  try:
+    deadline = time.monotonic() + startup_timeout
+    while not _listening(port):
+      if process.poll() is not None:
+        raise WorkerPoolError(
+            f"the Beam worker pool ({shlex.join(command)}) exited with "
+            f"status {process.returncode} before it listened on port "
+            f"{port}; its log ({log_path}):\n{_tail(log_path)}")
+      if time.monotonic() > deadline:
+        raise WorkerPoolError(
+            f"the Beam worker pool ({shlex.join(command)}) did not listen "
+            f"on port {port} within {startup_timeout} s; its log "
+            f"({log_path}):\n{_tail(log_path)}")
+      time.sleep(0.1)
+    yield WorkerPool(pid=process.pid, port=port, log_path=log_path,
+                     record_dir=record_dir)
+  finally:
+    _stop(process)

@@ -1,0 +1,229 @@
+"""Runs the pipeline's Beam stages on Beam's portable runner, with workers in other processes, and checks they equal DirectRunner's.
+
+Dataflow, Flink and Spark run a pipeline through Beam's portable API: the
+job goes to a job service, which hands the work to SDK workers in an
+environment of their own. Here the job service is embedded in the driver
+(`--job_endpoint=embed`) and the environment is EXTERNAL: a Beam worker pool
+in a process of its own (testing/beam_workers.py) starts every worker, which
+boots as a Beam container's does (testing/beam_boot.py). Both runs go
+through `local_runner.run` with the same settings and logs, up to
+STOP_AFTER; each compared stage has one test below.
+"""
+
+import collections
+import dataclasses
+import glob
+import json
+import os
+import socket
+from typing import List
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.listwise import encode
+from components.listwise import split as split_lib
+from testing import beam_workers
+from tfx_pipeline import config as config_lib
+from tfx_pipeline import local_runner
+from tfx_pipeline.synthetic import config as world_config
+from tfx_pipeline.synthetic import write
+
+# The last stage both runs reach; a later stage's comparison needs it later.
+STOP_AFTER = config_lib.TRANSFORM
+WORLD = world_config.WorldConfig(num_requests=300, num_items=600, seed=2)
+CONFIG = config_lib.PipelineConfig(stop_after=STOP_AFTER,
+                                   pipeline_name="portable-test")
+EXAMPLE_SPLITS = (*split_lib.SPLITS, split_lib.CATALOG)
+# The label TFX gives the Beam job of each Beam stage (executors outside TFX
+# are all "third_party_executor").
+BEAM_JOB_LABELS = {
+    config_lib.EXAMPLES: "tfx_executor=third_party_executor",
+    config_lib.TRANSFORM:
+        "tfx_executor=tfx-components-transform-executor-executor",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Runs:
+  """The same pipeline run on DirectRunner and on the portable runner.
+
+  Attributes:
+    direct: the DirectRunner run (in memory: the cheapest reference).
+    portable: the PortableRunner run.
+    portable_args: the Beam arguments of the portable run.
+    pool_pid: the worker pool's process id.
+    workers: what each worker of the pool recorded as it booted.
+  """
+  direct: local_runner.RunResult
+  portable: local_runner.RunResult
+  portable_args: List[str]
+  pool_pid: int
+  workers: List[dict]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+  root = tmp_path_factory.mktemp("portable")
+  logs = str(root / "logs")
+  write.write_logs(logs, WORLD)
+  direct = local_runner.run(CONFIG, logs, str(root / "direct"),
+                            local_runner.beam_args("in_memory"))
+  pool_dir = root / "pool"
+  pool_dir.mkdir()
+  with beam_workers.worker_pool(str(pool_dir)) as pool:
+    args = local_runner.beam_args(extra=pool.beam_args())
+    portable = local_runner.run(CONFIG, logs, str(root / "portable"), args)
+  return Runs(direct, portable, args, pool.pid, pool.workers())
+
+
+def _running(pid: int) -> bool:
+  """Whether process `pid` exists and is not a zombie (Linux /proc)."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      stat = f.read()
+  except FileNotFoundError:
+    return False
+  return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _serialized(folder: str) -> List[bytes]:
+  files = sorted(glob.glob(os.path.join(folder, "*.gz")))
+  assert files, f"no records in {folder}"
+  return [r.numpy() for r in
+          tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _records(folder: str) -> collections.Counter:
+  """The tf.Examples of a folder as a multiset of decoded feature maps."""
+  return collections.Counter(
+      tuple(sorted((k, tuple(v)) for k, v in encode.decode(r).items()))
+      for r in _serialized(folder))
+
+
+def _option(worker: dict, name: str):
+  """A pipeline option a worker received (portable options are URNs)."""
+  return worker["pipeline_options"].get(f"beam:option:{name}:v1")
+
+
+@pytest.mark.slow
+def test_portable_run_used_the_pools_worker_processes(runs):
+  assert runs.portable_args[1] == "--runner=PortableRunner"
+  assert "--runner=DirectRunner" not in runs.portable_args
+  assert [r.state for r in runs.portable.components] == ["ran"] * len(
+      runs.portable.components)
+  driver = os.getpid()
+  assert runs.pool_pid != driver
+  # Every worker is a process the pool started, neither the driver nor the
+  # pool, and got its job's options from the runner's provision service.
+  for worker in runs.workers:
+    assert worker["pid"] not in (driver, runs.pool_pid)
+    assert worker["ppid"] == runs.pool_pid
+    assert _option(worker, "beam_plugins") == [local_runner.TF_EXIT_PLUGIN]
+  assert len({w["pid"] for w in runs.workers}) == len(runs.workers)
+  # Stopping the pool stopped its workers too.
+  assert not any(_running(pid) for pid in
+                 [runs.pool_pid] + [w["pid"] for w in runs.workers])
+  # One worker for each Beam job of the run (the embedded job service asks
+  # for one per environment, and each job has one), told apart by the label
+  # TFX gives the job.
+  jobs = collections.Counter(
+      label for w in runs.workers for label in _option(w, "labels")
+      if label.startswith("tfx_executor="))
+  assert jobs == collections.Counter(
+      label for stage, label in BEAM_JOB_LABELS.items()
+      if CONFIG.runs(stage))
+
+
+@pytest.mark.slow
+def test_listwise_examples_equal_directs(runs):
+  component = local_runner.EXAMPLE_GEN
+  for split in EXAMPLE_SPLITS:
+    direct = _records(runs.direct.split(component, "examples", split))
+    assert direct, split
+    assert _records(runs.portable.split(component, "examples",
+                                        split)) == direct, split
+  assert _records(runs.portable.split(
+      component, "eval_candidates", split_lib.EVAL)) == _records(
+          runs.direct.split(component, "eval_candidates", split_lib.EVAL))
+  reports = [json.loads(tf.io.gfile.GFile(os.path.join(
+      r.listwise_report, "report.json")).read())
+             for r in (runs.direct, runs.portable)]
+  assert reports[0] == reports[1]
+  assert reports[0]["tables"]["requests"]["used"] == WORLD.num_requests
+
+
+def _dense(value) -> np.ndarray:
+  if isinstance(value, tf.SparseTensor):
+    value = tf.sparse.to_dense(value)
+  elif isinstance(value, tf.RaggedTensor):
+    value = value.to_tensor()
+  return value.numpy()
+
+
+@pytest.mark.slow
+def test_transform_equals_directs(runs):
+  component = local_runner.TRANSFORM
+  for split in (split_lib.TRAIN, split_lib.VALID):
+    assert _records(runs.portable.split(
+        component, "transformed_examples", split)) == _records(
+            runs.direct.split(component, "transformed_examples", split))
+  # Both transform graphs (vocabularies, quantile boundaries, item
+  # statistics) applied to the same raw examples.
+  raw = _serialized(runs.direct.split(local_runner.EXAMPLE_GEN, "examples",
+                                      split_lib.TRAIN))
+  outputs = []
+  for run in (runs.direct, runs.portable):
+    graph = tft.TFTransformOutput(run.transform_graph)
+    parsed = tf.io.parse_example(raw, graph.raw_feature_spec())
+    outputs.append({k: _dense(v) for k, v in
+                    graph.transform_raw_features(parsed).items()})
+  direct, portable = outputs
+  assert sorted(portable) == sorted(direct)
+  for key, value in direct.items():
+    np.testing.assert_array_equal(portable[key], value, err_msg=key)
+
+
+def _popen_recorder(monkeypatch) -> list:
+  """Records every process the worker pool helper starts."""
+  started = []
+  popen = beam_workers.subprocess.Popen
+
+  def record(*args, **kwargs):
+    started.append(popen(*args, **kwargs))
+    return started[-1]
+
+  monkeypatch.setattr(beam_workers.subprocess, "Popen", record)
+  return started
+
+
+def test_worker_pool_that_exits_is_reported_with_its_log(tmp_path):
+  with pytest.raises(beam_workers.WorkerPoolError,
+                     match="exited with status 1 before it listened"):
+    with beam_workers.worker_pool(str(tmp_path), python="/bin/false"):
+      pytest.fail("the pool cannot have come up")
+
+
+def test_worker_pool_that_does_not_listen_in_time_is_stopped(
+    tmp_path, monkeypatch):
+  started = _popen_recorder(monkeypatch)
+  with pytest.raises(beam_workers.WorkerPoolError,
+                     match=r"did not listen on port \d+ within 0.0 s"):
+    with beam_workers.worker_pool(str(tmp_path), startup_timeout=0.0):
+      pytest.fail("the pool cannot have come up")
+  assert len(started) == 1
+  assert started[0].returncode is not None
+  assert not _running(started[0].pid)
+
+
+def test_worker_pool_listens_and_stops(tmp_path, monkeypatch):
+  started = _popen_recorder(monkeypatch)
+  with beam_workers.worker_pool(str(tmp_path)) as pool:
+    assert started[0].pid == pool.pid and started[0].poll() is None
+    with socket.create_connection(("localhost", pool.port)):
+      pass
+    assert pool.beam_args()[-1] == f"--environment_config={pool.address}"
+    assert pool.workers() == []
+  assert not _running(pool.pid)
