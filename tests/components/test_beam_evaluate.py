@@ -1,7 +1,5 @@
 """The validation's Beam evaluation gives the in-memory evaluation's numbers, on DirectRunner with 2 worker processes."""
 
-import math
-
 import apache_beam as beam
 from apache_beam.options import pipeline_options
 import numpy as np
@@ -14,6 +12,7 @@ from components.validation import data
 from components.validation import evaluate
 from components.validation import scorers
 from components.validation import scoring
+from testing import evaluation
 from tfx_pipeline import local_runner
 
 _KS = ["10", "5%", "25%"]
@@ -23,20 +22,6 @@ def _two_workers() -> beam.Pipeline:
   return beam.Pipeline(options=pipeline_options.PipelineOptions([
       "--runner=DirectRunner", "--direct_running_mode=multi_processing",
       "--direct_num_workers=2"]))
-
-
-def _assert_same(actual, expected, where=""):
-  """Equal structure; floats equal to 1e-9 (summed in another order), NaN to NaN."""
-  if isinstance(expected, dict):
-    assert sorted(actual) == sorted(expected), where
-    for key in expected:
-      _assert_same(actual[key], expected[key], f"{where}/{key}")
-  elif isinstance(expected, float):
-    assert (math.isnan(actual) if math.isnan(expected)
-            else actual == pytest.approx(expected, rel=1e-9, abs=1e-12)), (
-                where, actual, expected)
-  else:
-    assert actual == expected, where
 
 
 @pytest.mark.slow
@@ -59,7 +44,7 @@ def test_beam_evaluation_equals_the_in_memory_one(pushed, tmp_path):
       data.split_files(candidates), data.split_files(lists), saved_models,
       _KS, 0.2, str(tmp_path / "evaluation.json"), _two_workers)
 
-  _assert_same(actual, expected)
+  evaluation.assert_same_metrics(actual, expected)
   assert actual["requests"] == len(sets)
   assert set(actual["hitrate"]) == {scorers.MODEL, scorers.BASELINE,
                                     scorers.FINE_RANKER, scorers.POPULARITY}

@@ -3,8 +3,6 @@
 import json
 import os
 
-import numpy as np
-import tensorflow as tf
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
@@ -15,32 +13,8 @@ from components.validation import data
 from components.validation import executor
 from components.validation import metrics
 from components.validation import scorers
-from models import features as f
-from models import serving as model_serving
+from testing import evaluation
 from tfx_pipeline import local_runner
-
-
-class _ExposureCounter(tf.Module):
-  """A 'model' whose scores are the candidates' train exposures."""
-
-  def __init__(self, exposures):
-    super().__init__()
-    self._table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(list(exposures)),
-            tf.constant(list(exposures.values()), tf.float32)), 0.0)
-
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string),
-      tf.TensorSpec([None, None], tf.string), tf.TensorSpec([None], tf.int64),
-      tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.string),
-      tf.TensorSpec([None, None], tf.string)])
-  def serve(self, user_id, query, user_history, age_bucket, purchase_power,
-            gender, candidate_item_ids):
-    del user_id, query, user_history, age_bucket, purchase_power, gender
-    scores = self._table.lookup(candidate_item_ids)
-    return {model_serving.SCORES: tf.where(
-        tf.equal(candidate_item_ids, f.PAD_STRING), -np.inf, scores)}
 
 
 def _artifact(cls, uri, splits=None):
@@ -80,9 +54,9 @@ def test_a_model_scoring_by_popularity_is_refused(pushed, tmp_path):
   sets, _ = data.read_eval_sets(result.split(
       local_runner.EXAMPLE_GEN, "eval_candidates", split_lib.EVAL))
   model_uri = str(tmp_path / "model")
-  counter = _ExposureCounter(metrics.exposure_lookup(sets))
-  tf.saved_model.save(counter, path_utils.serving_model_path(model_uri),
-                      signatures={model_serving.SERVING_DEFAULT: counter.serve})
+  evaluation.save_rule_model(
+      path_utils.serving_model_path(model_uri),
+      evaluation.exposure_counter(metrics.exposure_lookup(sets)))
   report, blessing = _validate(result, model_uri, str(tmp_path / "out"))
   hitrate = report["hitrate"]
   assert set(hitrate) == {scorers.MODEL, scorers.FINE_RANKER,

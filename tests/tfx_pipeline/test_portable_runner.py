@@ -7,7 +7,9 @@ environment of their own. Here the job service is embedded in the driver
 in a process of its own (testing/beam_workers.py) starts every worker, which
 boots as a Beam container's does (testing/beam_boot.py). Both runs go
 through `local_runner.run` with the same settings and logs, up to
-STOP_AFTER; each compared stage has one test below.
+STOP_AFTER; each compared stage has one test below. The validator's Beam
+evaluation (a model is not trained here) scores the DirectRunner run's eval
+split with a SavedModel of a fixed rule on both runners.
 """
 
 import collections
@@ -16,8 +18,11 @@ import glob
 import json
 import os
 import socket
-from typing import List
+import time
+from typing import Dict, List
 
+import apache_beam as beam
+from apache_beam.options import pipeline_options
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -25,7 +30,11 @@ import tensorflow_transform as tft
 
 from components.listwise import encode
 from components.listwise import split as split_lib
+from components.validation import beam_evaluate
+from components.validation import data
+from components.validation import scorers
 from testing import beam_workers
+from testing import evaluation
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
 from tfx_pipeline.synthetic import config as world_config
@@ -56,12 +65,26 @@ class Runs:
     portable_args: the Beam arguments of the portable run.
     pool_pid: the worker pool's process id.
     workers: what each worker of the pool recorded as it booted.
+    evaluations: runner ("direct", "portable") -> the validator's
+      evaluation of the direct run's eval split.
   """
   direct: local_runner.RunResult
   portable: local_runner.RunResult
   portable_args: List[str]
   pool_pid: int
   workers: List[dict]
+  evaluations: Dict[str, dict]
+
+
+def _evaluate(run: local_runner.RunResult, model: str, args: List[str],
+              output: str) -> dict:
+  """The validator's Beam evaluation of `model` on `run`'s eval split."""
+  gen = local_runner.EXAMPLE_GEN
+  return beam_evaluate.run(
+      data.split_files(run.split(gen, "eval_candidates", split_lib.EVAL)),
+      data.split_files(run.split(gen, "examples", split_lib.EVAL)),
+      {scorers.MODEL: model}, ["10", "5%"], 0.2, output,
+      lambda: beam.Pipeline(options=pipeline_options.PipelineOptions(args)))
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +94,18 @@ def runs(tmp_path_factory) -> Runs:
   write.write_logs(logs, WORLD)
   direct = local_runner.run(CONFIG, logs, str(root / "direct"),
                             local_runner.beam_args("in_memory"))
+  model = evaluation.save_rule_model(str(root / "model"), evaluation.id_hash)
+  evaluations = {"direct": _evaluate(
+      direct, model, local_runner.beam_args("in_memory"),
+      str(root / "direct.json"))}
   pool_dir = root / "pool"
   pool_dir.mkdir()
   with beam_workers.worker_pool(str(pool_dir)) as pool:
     args = local_runner.beam_args(extra=pool.beam_args())
     portable = local_runner.run(CONFIG, logs, str(root / "portable"), args)
-  return Runs(direct, portable, args, pool.pid, pool.workers())
+    evaluations["portable"] = _evaluate(direct, model, args,
+                                        str(root / "portable.json"))
+  return Runs(direct, portable, args, pool.pid, pool.workers(), evaluations)
 
 
 def _running(pid: int) -> bool:
@@ -123,18 +152,24 @@ def test_portable_run_used_the_pools_worker_processes(runs):
     assert worker["ppid"] == runs.pool_pid
     assert _option(worker, "beam_plugins") == [local_runner.TF_EXIT_PLUGIN]
   assert len({w["pid"] for w in runs.workers}) == len(runs.workers)
-  # Stopping the pool stopped its workers too.
-  assert not any(_running(pid) for pid in
-                 [runs.pool_pid] + [w["pid"] for w in runs.workers])
+  # Stopping the pool stopped its workers too (a killed worker that holds
+  # TensorFlow takes a moment to exit).
+  pids = [runs.pool_pid] + [w["pid"] for w in runs.workers]
+  deadline = time.monotonic() + 10
+  while any(map(_running, pids)) and time.monotonic() < deadline:
+    time.sleep(0.1)
+  assert not [pid for pid in pids if _running(pid)]
   # One worker for each Beam job of the run (the embedded job service asks
   # for one per environment, and each job has one), told apart by the label
   # TFX gives the job.
   jobs = collections.Counter(
-      label for w in runs.workers for label in _option(w, "labels")
+      label for w in runs.workers for label in _option(w, "labels") or ()
       if label.startswith("tfx_executor="))
   assert jobs == collections.Counter(
       label for stage, label in BEAM_JOB_LABELS.items()
       if CONFIG.runs(stage))
+  # ... and one for the validator's evaluation, a job outside TFX.
+  assert len(runs.workers) == sum(jobs.values()) + 1
 
 
 @pytest.mark.slow
@@ -184,6 +219,14 @@ def test_transform_equals_directs(runs):
   assert sorted(portable) == sorted(direct)
   for key, value in direct.items():
     np.testing.assert_array_equal(portable[key], value, err_msg=key)
+
+
+@pytest.mark.slow
+def test_validator_evaluation_equals_directs(runs):
+  direct = runs.evaluations["direct"]
+  evaluation.assert_same_metrics(runs.evaluations["portable"], direct)
+  assert direct["requests"] > 0
+  assert 0 < direct["hitrate"][scorers.MODEL]["global"]["5%"] < 1
 
 
 def _popen_recorder(monkeypatch) -> list:
