@@ -9,6 +9,7 @@ import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
 from serving import errors
+from serving import tensors as tensors_lib
 
 # The input of the coarse ranker's serving_default whose last axis is the
 # candidate list (models/serving.py); the server's candidate limit applies
@@ -135,7 +136,7 @@ class Signature:
     out = {}
     for name, proto in tensors.items():
       try:
-        out[name] = tf.make_ndarray(proto)
+        out[name] = tensors_lib.to_array(proto)
       except (ValueError, TypeError) as e:
         raise errors.invalid_argument(
             f"input {name!r} could not be decoded: {e}") from e

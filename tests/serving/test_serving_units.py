@@ -72,10 +72,14 @@ def test_predict_request_uses_only_standard_fields():
     np.array([[1, 2]], np.int64),
     np.array([0.5], np.float32),
 ])
-def test_tensor_protos_are_tensorflows(array):
-  assert tensors.to_proto(array) == tf.make_tensor_proto(array)
+def test_tensor_protos_are_tensorflows_both_ways(array):
+  proto = tensors.to_proto(array)
+  assert proto == tf.make_tensor_proto(array)
+  decoded = tensors.to_array(proto)
+  assert decoded.dtype == tf.make_ndarray(proto).dtype
+  assert decoded.tolist() == array.tolist()
 
 
 def test_a_string_tensor_of_other_values_is_refused():
-  with pytest.raises(TypeError, match=r"must hold bytes, got \['str'\]"):
-    tensors.to_proto(np.array([b"a", "b"], dtype=object))
+  with pytest.raises(TypeError, match="expected bytes, int found"):
+    tensors.to_proto(np.array([b"a", 1], dtype=object))
