@@ -30,7 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/listwise.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/pipeline.py
-	$(BIN)/python bench/serving_latency.py
+	$(BIN)/python bench/serving.py
 
 clean:
 	rm -rf $(DEMO_DIR) build *.egg-info
