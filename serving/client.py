@@ -13,6 +13,7 @@ server (`coarse-rank serve`) and to tensorflow_model_server.
 """
 
 import dataclasses
+import math
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -30,6 +31,7 @@ from models import features as f
 from models import requests as requests_lib
 from models import serving as model_serving
 from serving import config as config_lib
+from serving import tensors
 
 DEFAULT_TARGET = "localhost:8500"
 UNKNOWN_INT = f.UNKNOWN_INT
@@ -84,16 +86,18 @@ def predict_request(model_name: str, inputs: Mapping[str, np.ndarray],
   elif version_label:
     request.model_spec.version_label = version_label
   for name, value in inputs.items():
-    request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    request.inputs[name].CopyFrom(tensors.to_proto(value))
   return request
 
 
-def _ranking(outputs: Mapping[str, np.ndarray], row: int,
-             candidates: Sequence[str], version: int) -> Ranking:
+def ranking(outputs: Mapping[str, np.ndarray], row: int,
+            candidates: Sequence[str], version: int) -> Ranking:
+  """The Ranking of one row of serving_default's outputs."""
   n = len(candidates)
-  top_k = [(candidates[i], float(s)) for i, s in zip(
-      outputs[model_serving.TOP_K_INDICES][row],
-      outputs[model_serving.TOP_K_SCORES][row]) if i < n and np.isfinite(s)]
+  top_k = [(candidates[i], s) for i, s in zip(
+      outputs[model_serving.TOP_K_INDICES][row].tolist(),
+      outputs[model_serving.TOP_K_SCORES][row].tolist())
+           if i < n and math.isfinite(s)]
   return Ranking(scores=outputs[model_serving.SCORES][row, :n],
                  top_k=top_k, model_version=version)
 
@@ -170,7 +174,7 @@ class RankingClient:
     inputs = rank_inputs(requests, self._pad_candidates_to,
                          self._history_length)
     outputs, version = self.predict(inputs)
-    return [_ranking(outputs, i, r.candidate_item_ids, version)
+    return [ranking(outputs, i, r.candidate_item_ids, version)
             for i, r in enumerate(requests)]
 
   def rank(self, request: RankRequest) -> Ranking:

@@ -1,5 +1,6 @@
 """Errors a request can end in, as gRPC status codes, and TensorFlow's errors mapped onto them."""
 
+import logging
 import re
 from typing import Tuple
 
@@ -49,6 +50,22 @@ def from_tf(error: tf.errors.OpError) -> Tuple[grpc.StatusCode, str]:
   lines = [line for line in error.message.splitlines()
            if line.strip() and not _LOCATION_LINE.match(line)]
   return code, " ".join(line.strip() for line in lines) or error.message
+
+
+def status(error: Exception, call: str,
+           logger: logging.Logger) -> Tuple[grpc.StatusCode, str]:
+  """The status a failed call answers with.
+
+  ServingError carries its code; TensorFlow's op errors (a signature's own
+  checks) map to theirs (`from_tf`); anything else is a bug: logged by
+  `logger` with its traceback and answered INTERNAL.
+  """
+  if isinstance(error, ServingError):
+    return error.code, error.message
+  if isinstance(error, tf.errors.OpError):
+    return from_tf(error)
+  logger.error("%s failed", call, exc_info=error)
+  return grpc.StatusCode.INTERNAL, f"{call} failed; see the server log"
 
 
 def tf_code(code: grpc.StatusCode) -> int:

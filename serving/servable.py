@@ -1,13 +1,15 @@
 """One loaded model version: its signatures, their definitions, and Predict on them."""
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.saved_model import loader_impl
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 
+from serving import batched
 from serving import errors
 from serving import layout
 from serving import signature as signature_lib
@@ -67,22 +69,45 @@ class Servable:
           f"{sorted(self.signatures)}")
     return self.signatures[name]
 
-  def predict(self, request: predict_pb2.PredictRequest,
-              max_candidates: Optional[int] = None
-              ) -> predict_pb2.PredictResponse:
-    """Runs a PredictRequest (its model name is not checked here).
+  def run(self, request: predict_pb2.PredictRequest,
+          max_candidates: Optional[int] = None,
+          batcher: Optional[batched.SignatureBatcher] = None
+          ) -> Dict[str, np.ndarray]:
+    """The outputs of a PredictRequest (its model name is not checked here).
+
+    Args:
+      request: the request.
+      max_candidates: the server's candidate limit, if any.
+      batcher: runs the call in a batch with concurrent ones, if given.
 
     Raises:
-      errors.ServingError: an invalid request (see Signature.decode).
+      errors.ServingError: an invalid request (see Signature.decode), or
+        UNAVAILABLE from the batcher.
       tf.errors.OpError: the signature's own checks failed.
     """
     signature = self.signature(request.model_spec.signature_name)
+    output_filter = list(request.output_filter)
+    signature.check_output_filter(output_filter)
     inputs = signature.decode(request.inputs, max_candidates)
-    outputs = signature.run(inputs, list(request.output_filter))
+    if batcher is None:
+      return signature.run(inputs, output_filter)
+    return batcher.run(signature, inputs, output_filter)
+
+  def response(self, request: predict_pb2.PredictRequest,
+               outputs: Mapping[str, np.ndarray]
+               ) -> predict_pb2.PredictResponse:
+    """The PredictResponse of a request's outputs, naming this version."""
     response = predict_pb2.PredictResponse()
     response.model_spec.name = request.model_spec.name
     response.model_spec.version.value = self.version
-    response.model_spec.signature_name = signature.name
+    response.model_spec.signature_name = self.signature(
+        request.model_spec.signature_name).name
     for name, value in outputs.items():
       response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
     return response
+
+  def predict(self, request: predict_pb2.PredictRequest,
+              max_candidates: Optional[int] = None
+              ) -> predict_pb2.PredictResponse:
+    """Runs a PredictRequest unbatched (see `run`); its response."""
+    return self.response(request, self.run(request, max_candidates))

@@ -2,16 +2,18 @@
 
 import functools
 import logging
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import grpc
-import tensorflow as tf
+import numpy as np
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import model_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from serving import batched
 from serving import errors
 from serving import manager as manager_lib
 from serving import servable as servable_lib
@@ -21,25 +23,16 @@ SIGNATURE_DEF_FIELD = "signature_def"
 
 
 def _rpc(method):
-  """Answers a handler's errors with their gRPC status instead of crashing.
-
-  ServingError carries its code; TensorFlow's op errors (a signature's own
-  checks) map to theirs; anything else is a bug: logged with its traceback
-  and answered INTERNAL.
-  """
+  """Answers a handler's errors with their gRPC status (errors.status)."""
 
   @functools.wraps(method)
   def handler(self, request, context: grpc.ServicerContext):
     try:
       return method(self, request, context)
-    except errors.ServingError as e:
-      code, message = e.code, e.message
-    except tf.errors.OpError as e:
-      code, message = errors.from_tf(e)
-    except Exception:  # pylint: disable=broad-except
-      _LOG.exception("%s failed on %s", method.__name__, request)
-      code, message = (grpc.StatusCode.INTERNAL,
-                       f"{method.__name__} failed; see the server log")
+    # Every error is answered; an unexpected one is logged with its
+    # traceback by errors.status.
+    except Exception as e:  # pylint: disable=broad-except
+      code, message = errors.status(e, method.__name__, _LOG)
     context.abort(code, message)
 
   return handler
@@ -56,23 +49,40 @@ def _version_choice(spec: model_pb2.ModelSpec
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-  """Predict and GetModelMetadata; the other methods are not served."""
+  """Predict and GetModelMetadata; the other methods are not served.
+
+  `servable`, `outputs` and `metadata` are the calls without gRPC, which
+  the REST API answers too.
+  """
 
   def __init__(self, manager: manager_lib.Manager,
-               max_candidates: Optional[int] = None):
+               max_candidates: Optional[int] = None,
+               batcher: Optional[batched.SignatureBatcher] = None):
     self._manager = manager
     self._max_candidates = max_candidates
+    self._batcher = batcher
 
-  def _servable(self, spec: model_pb2.ModelSpec) -> servable_lib.Servable:
+  def servable(self, spec: model_pb2.ModelSpec) -> servable_lib.Servable:
+    """The servable a ModelSpec names (errors.ServingError if none)."""
     return self._manager.model(spec.name).servable(*_version_choice(spec))
+
+  def outputs(self, servable: servable_lib.Servable,
+              request: predict_pb2.PredictRequest) -> Dict[str, np.ndarray]:
+    """The outputs of a PredictRequest on `servable` (Servable.run)."""
+    return servable.run(request, self._max_candidates, self._batcher)
 
   @_rpc
   def Predict(self, request, context):
-    return self._servable(request.model_spec).predict(
-        request, self._max_candidates)
+    servable = self.servable(request.model_spec)
+    return servable.response(request, self.outputs(servable, request))
 
   @_rpc
   def GetModelMetadata(self, request, context):
+    return self.metadata(request)
+
+  def metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest
+               ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+    """GetModelMetadata's answer (errors.ServingError for a bad request)."""
     fields = list(request.metadata_field)
     if not fields:
       raise errors.invalid_argument(
@@ -83,7 +93,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
       raise errors.invalid_argument(
           f"unsupported metadata_field {unsupported}; only "
           f"{SIGNATURE_DEF_FIELD!r} is served")
-    servable = self._servable(request.model_spec)
+    servable = self.servable(request.model_spec)
     response = get_model_metadata_pb2.GetModelMetadataResponse()
     response.model_spec.name = request.model_spec.name
     response.model_spec.version.value = servable.version
@@ -111,6 +121,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
   @_rpc
   def GetModelStatus(self, request, context):
+    return self.status(request)
+
+  def status(self, request: get_model_status_pb2.GetModelStatusRequest
+             ) -> get_model_status_pb2.GetModelStatusResponse:
+    """GetModelStatus's answer (errors.ServingError for a bad request)."""
     model = self._manager.model(request.model_spec.name)
     states = model.states()
     version, label = _version_choice(request.model_spec)

@@ -1,13 +1,15 @@
 """One signature of a loaded SavedModel: checks request tensors against it and runs it."""
 
 import collections
-from typing import Dict, List, Mapping, Optional, Sequence
+import math
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
 from serving import errors
+from serving import tensors as tensors_lib
 
 # The input of the coarse ranker's serving_default whose last axis is the
 # candidate list (models/serving.py); the server's candidate limit applies
@@ -53,7 +55,11 @@ def _check_batch_sizes(shapes: Mapping[str, Sequence[int]]) -> None:
 
 
 class Signature:
-  """A signature's inputs (name -> TensorSpec), outputs and function."""
+  """A signature's inputs (name -> TensorSpec), outputs and function.
+
+  What a call needs of the signature's structure (each input's dtype and
+  shape, the order of its flat arguments) is looked up once, here.
+  """
 
   def __init__(self, name: str, function):
     self.name = name
@@ -61,16 +67,24 @@ class Signature:
     _, kwargs = function.structured_input_signature
     self.inputs: Dict[str, tf.TensorSpec] = dict(kwargs)
     self.outputs = tuple(sorted(function.structured_outputs))
+    self._dtype_enums = {n: s.dtype.as_datatype_enum
+                         for n, s in self.inputs.items()}
+    self._shapes = {n: s.shape.as_list() for n, s in self.inputs.items()}
+    # The function's flat arguments are its parameters, in their order.
+    self._order = list(function.function_type.parameters)
+    if sorted(self._order) != sorted(self.inputs):
+      raise ValueError(f"signature {name!r}: parameters {self._order} are "
+                       f"not its inputs {sorted(self.inputs)}")
 
   def _check_input(self, name: str, proto: tensor_pb2.TensorProto,
                    max_candidates: Optional[int]) -> List[int]:
     """Checks an input's dtype, shape, values and size; returns its shape."""
     spec = self.inputs[name]
-    if proto.dtype != spec.dtype.as_datatype_enum:
+    if proto.dtype != self._dtype_enums[name]:
       raise errors.invalid_argument(
           f"input {name!r} of signature {self.name!r} must be "
           f"{spec.dtype.name}, got {_dtype_name(proto.dtype)}")
-    expected = spec.shape.as_list()
+    expected = self._shapes[name]
     if proto.tensor_shape.unknown_rank:
       raise errors.invalid_argument(f"input {name!r} has no shape")
     shape = [d.size for d in proto.tensor_shape.dim]
@@ -88,7 +102,7 @@ class Signature:
       raise errors.invalid_argument(
           f"{shape[-1]} candidates in {name!r}, more than the server's "
           f"limit of {max_candidates}")
-    elements = int(np.prod(shape, dtype=np.int64))
+    elements = math.prod(shape)
     values = _num_values(proto, spec.dtype)
     if values != elements:
       held = ("bytes that are not whole values" if values is None
@@ -99,8 +113,8 @@ class Signature:
     return shape
 
   def decode(self, tensors: Mapping[str, tensor_pb2.TensorProto],
-             max_candidates: Optional[int] = None) -> Dict[str, tf.Tensor]:
-    """Checks request tensors against the signature and converts them.
+             max_candidates: Optional[int] = None) -> Dict[str, np.ndarray]:
+    """Checks request tensors against the signature; their arrays.
 
     Raises:
       errors.ServingError: INVALID_ARGUMENT for missing or extra inputs, a
@@ -122,28 +136,42 @@ class Signature:
     out = {}
     for name, proto in tensors.items():
       try:
-        array = tf.make_ndarray(proto)
+        out[name] = tensors_lib.to_array(proto)
       except (ValueError, TypeError) as e:
         raise errors.invalid_argument(
             f"input {name!r} could not be decoded: {e}") from e
-      out[name] = tf.constant(array, dtype=self.inputs[name].dtype)
     return out
 
-  def run(self, inputs: Mapping[str, tf.Tensor],
-          output_filter: Sequence[str] = ()) -> Dict[str, np.ndarray]:
-    """Calls the signature; only the `output_filter` outputs if given.
+  def check_output_filter(self, output_filter: Sequence[str]) -> None:
+    """Refuses an output filter naming outputs the signature does not have.
 
     Raises:
       errors.ServingError: INVALID_ARGUMENT for an unknown output name.
-      tf.errors.OpError: the signature's own checks, e.g. too many
-        candidates for the model.
     """
     unknown = sorted(set(output_filter) - set(self.outputs))
     if unknown:
       raise errors.invalid_argument(
           f"output_filter names unknown outputs {unknown} of signature "
           f"{self.name!r}, which returns {list(self.outputs)}")
-    results = self.function(**inputs)
+
+  def run(self, inputs: Mapping[str, Union[np.ndarray, tf.Tensor]],
+          output_filter: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+    """Calls the signature on decoded inputs; its (`output_filter`) outputs.
+
+    The inputs must have the signature's dtypes and shapes (decode checks
+    them): the function is called on its flat arguments, without binding
+    and checking them against its structure again.
+
+    Raises:
+      errors.ServingError: INVALID_ARGUMENT for an unknown output name.
+      tf.errors.OpError: the signature's own checks, e.g. too many
+        candidates for the model.
+    """
+    self.check_output_filter(output_filter)
+    # pylint: disable-next=protected-access
+    results = self.function._call_flat(
+        [tf.convert_to_tensor(inputs[name], self.inputs[name].dtype)
+         for name in self._order], self.function.captured_inputs)
     names = output_filter or self.outputs
     return {name: results[name].numpy() for name in names}
 

@@ -11,7 +11,9 @@ so a server never sees half a version.
 import dataclasses
 import os
 import shutil
-from typing import List
+import threading
+import time
+from typing import Callable, ContextManager, List, Sequence, Tuple, Type
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -110,3 +112,43 @@ def sample_requests(logs_dir: str, num_requests: int, num_candidates: int,
         purchase_power=user.get(c.PURCHASE_POWER, client.UNKNOWN_INT),
         gender=user.get(c.GENDER, "")))
   return out
+
+
+def versions_under_load(
+    clients: Sequence[Callable[[], ContextManager]],
+    requests: Sequence[client.RankRequest], change: Callable[[], None],
+    errors: Tuple[Type[Exception], ...], before_seconds: float = 4.0
+) -> Tuple[List[List[int]], List[str]]:
+  """The versions that answered each client while `change` ran; failures.
+
+  Each client (made by its factory, e.g. a RankingClient, used as a context
+  manager) ranks the requests in turn from its own thread until `change`,
+  called after `before_seconds`, returns. A call raising one of `errors`
+  is a failure.
+  """
+  stop = threading.Event()
+  versions = [[] for _ in clients]
+  failures = []
+
+  def send(i):
+    with clients[i]() as ranker:
+      while not stop.is_set():
+        try:
+          ranking = ranker.rank(requests[i % len(requests)])
+        except errors as e:
+          failures.append(f"client {i}: {e}")
+          continue
+        versions[i].append(ranking.model_version)
+
+  threads = [threading.Thread(target=send, args=(i,))
+             for i in range(len(clients))]
+  for thread in threads:
+    thread.start()
+  time.sleep(before_seconds)
+  try:
+    change()
+  finally:
+    stop.set()
+    for thread in threads:
+      thread.join()
+  return versions, failures

@@ -25,7 +25,7 @@ def test_every_bench_script_is_tested():
   scripts = sorted(n for n in os.listdir(os.path.join(REPO, "bench"))
                    if n.endswith(".py"))
   assert scripts == ["generate.py", "listwise.py", "pipeline.py",
-                     "quality_suite.py", "serving_latency.py", "train.py",
+                     "quality_suite.py", "serving.py", "train.py",
                      "validator.py", "worlds.py"]
 
 
@@ -61,11 +61,17 @@ def test_pipeline():
 
 
 @pytest.mark.slow
-def test_serving_latency(pushed):
-  out = _bench("serving_latency.py", "--model-base-path",
+def test_serving(pushed):
+  out = _bench("serving.py", "--model-base-path",
                os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
-               "--seconds", "0.3", "--candidates", "50")
-  assert "gRPC p99 with one client" in out
+               "--seconds", "0.3", "--candidates", "50", "120")
+  for mode in ("in-process signature", "gRPC", "gRPC, batching", "REST"):
+    assert f"\n{mode} " in out
+  for candidates in (50, 120):
+    assert (f"{candidates} candidates: gRPC p99 / in-process p99, 1 client: "
+            in out)
+    assert (f"{candidates} candidates: batched gRPC QPS / in-process QPS, "
+            "16 clients: " in out)
 
 
 @pytest.mark.slow

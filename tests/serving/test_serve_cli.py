@@ -1,5 +1,6 @@
 """`coarse-rank serve` in its own process on the pushed layout and `coarse-rank query` against it: a round trip, the health check, SIGTERM."""
 
+import http.client
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.slow
 
 # The installed console script, beside this Python.
 _COARSE_RANK = os.path.join(os.path.dirname(sys.executable), "coarse-rank")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -26,13 +29,18 @@ def serve_process(exported, tmp_path):
         [_COARSE_RANK, "serve", "--host", "127.0.0.1", "--port", "0",
          "--model_config_file",
          os.path.join(exported.serving_dir, "models.config"),
-         "--max-candidates", "500"],
+         "--max-candidates", "500", "--rest_api_port", "0",
+         "--enable_batching", "--batching_parameters_file",
+         os.path.join(_REPO, "serving", "batching_parameters.txt")],
         stdout=subprocess.PIPE, stderr=stderr, text=True,
         env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
   try:
     first_line = process.stdout.readline()
     assert first_line.startswith("serving coarse_ranker on 127.0.0.1:"), (
         first_line, log.read_text()[-3000:])
+    second_line = process.stdout.readline()
+    assert second_line.startswith("REST API on 127.0.0.1:"), second_line
+    process.rest_target = second_line.strip().rsplit(" ", 1)[1]
     yield process, first_line.strip().rsplit(" ", 1)[1]
   finally:
     if process.poll() is None:
@@ -64,6 +72,14 @@ def test_query_round_trip_then_sigterm_stops_cleanly(serve_process, exported,
 
   assert cli.main(["query", "--server", target, "--status"]) == 0
   assert capsys.readouterr().out.strip() == f"version {version}: AVAILABLE"
+  host, port = process.rest_target.rsplit(":", 1)
+  rest = http.client.HTTPConnection(host, int(port), timeout=30)
+  rest.request("GET", "/v1/models/coarse_ranker")
+  answer = rest.getresponse()
+  assert answer.status == 200
+  assert json.loads(answer.read())["model_version_status"][0][
+      "state"] == "AVAILABLE"
+  rest.close()
 
   too_many = ["--candidates"] + [f"i{k}" for k in range(501)]
   assert cli.main(["query", "--server", target, "--user-id", "u", "--query",
@@ -92,6 +108,45 @@ def test_a_second_server_on_the_same_port_is_refused(serve_process,
       second.stderr)
   assert process.poll() is None
   assert cli.main(["query", "--server", target, "--status"]) == 0
+
+
+def test_serve_help_shows_the_rest_and_batching_flags(capsys):
+  with pytest.raises(SystemExit) as exit_:
+    cli.main(["serve", "--help"])
+  assert exit_.value.code == 0
+  text = capsys.readouterr().out
+  for flag in ("--rest_api_port", "--rest-api-port", "--enable_batching",
+               "--batching_parameters_file"):
+    assert flag in text
+
+
+@pytest.mark.parametrize("content, argv, message", [
+    ("max_batch_size: 16", ["--enable_batching"],
+     "not a BatchingParameters text proto"),
+    ("max_batch_size { value: 0 }", ["--enable-batching"],
+     "max_batch_size must be at least 1"),
+    ("max_batch_size { value: 16 }", [],
+     "--batching_parameters_file needs --enable_batching"),
+])
+def test_serve_refuses_bad_batching_parameters(tmp_path, capsys, content,
+                                               argv, message):
+  path = tmp_path / "batching.txt"
+  path.write_text(content)
+  assert cli.main(["serve", "--port", "0", "--model-base-path",
+                   str(tmp_path), "--batching_parameters_file", str(path),
+                   *argv]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("error: ") and message in err
+  assert "Traceback" not in err
+
+
+def test_serve_refuses_an_unreadable_batching_parameters_file(tmp_path,
+                                                              capsys):
+  assert cli.main(["serve", "--port", "0", "--model-base-path",
+                   str(tmp_path), "--enable_batching",
+                   "--batching_parameters_file",
+                   str(tmp_path / "missing.txt")]) == 2
+  assert "error: cannot read" in capsys.readouterr().err
 
 
 def test_serve_refuses_a_missing_base_path(tmp_path, capsys):

@@ -266,30 +266,15 @@ def test_without_warmup_records_each_signature_is_called_once(
 def test_new_version_under_load_loses_no_request(fresh_server, exported,
                                                  requests):
   """8 clients for 20 s; version 2 is pushed after 5 s."""
-  stop = threading.Event()
-  results = [[] for _ in range(8)]
-  failures = []
 
-  def send(i):
-    with _client(fresh_server, timeout=30) as client:
-      while not stop.is_set():
-        try:
-          ranking = client.rank(requests[i % len(requests)])
-        except grpc.RpcError as e:
-          failures.append((e.code(), e.details()))
-          continue
-        results[i].append(ranking.model_version)
+  def push():
+    serving_testing.push_version(exported.export_dir, fresh_server.base_path,
+                                 2)
+    time.sleep(15)
 
-  threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
-  for t in threads:
-    t.start()
-  time.sleep(5)
-  serving_testing.push_version(exported.export_dir, fresh_server.base_path,
-                               2)
-  time.sleep(15)
-  stop.set()
-  for t in threads:
-    t.join()
+  results, failures = serving_testing.versions_under_load(
+      [lambda: _client(fresh_server, timeout=30)] * 8, requests, push,
+      (grpc.RpcError,), before_seconds=5)
   assert not failures
   for versions in results:
     assert versions and versions[0] == 1 and versions[-1] == 2
@@ -346,14 +331,14 @@ def test_stop_refuses_new_calls_and_finishes_those_in_flight(
     fresh_server, requests, monkeypatch):
   servable = fresh_server.server.manager.model(_MODEL).servable()
   entered = threading.Event()
-  real_predict = servable.predict
+  real_run = servable.run
 
-  def slow_predict(*args, **kwargs):
+  def slow_run(*args, **kwargs):
     entered.set()
     time.sleep(1.0)
-    return real_predict(*args, **kwargs)
+    return real_run(*args, **kwargs)
 
-  monkeypatch.setattr(servable, "predict", slow_predict)
+  monkeypatch.setattr(servable, "run", slow_run)
   request = client_lib.predict_request(
       _MODEL, client_lib.rank_inputs(requests[:1]))
   with grpc.insecure_channel(fresh_server.target) as channel, _client(

@@ -3,6 +3,7 @@
 import os
 
 import grpc
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -11,6 +12,7 @@ from models import requests as requests_lib
 from serving import client as client_lib
 from serving import errors
 from serving import layout
+from serving import tensors
 
 
 def test_tf_errors_keep_their_code_and_lose_the_graph_location():
@@ -60,3 +62,24 @@ def test_predict_request_uses_only_standard_fields():
   assert proto.dtype == tf.string.as_datatype_enum
   assert [d.size for d in proto.tensor_shape.dim] == [1, 1]
   assert tf.make_ndarray(request.inputs["age_bucket"]).tolist() == [-1]
+
+
+@pytest.mark.parametrize("array", [
+    np.array([[b"a", b""], [b"c", b"\xff"]], dtype=object),
+    np.array([b"x", b"yy"]),
+    np.zeros((0, 3), dtype=object),
+    np.array(b"q", dtype=object),
+    np.array([[1, 2]], np.int64),
+    np.array([0.5], np.float32),
+])
+def test_tensor_protos_are_tensorflows_both_ways(array):
+  proto = tensors.to_proto(array)
+  assert proto == tf.make_tensor_proto(array)
+  decoded = tensors.to_array(proto)
+  assert decoded.dtype == tf.make_ndarray(proto).dtype
+  assert decoded.tolist() == array.tolist()
+
+
+def test_a_string_tensor_of_other_values_is_refused():
+  with pytest.raises(TypeError, match="expected bytes, int found"):
+    tensors.to_proto(np.array([b"a", 1], dtype=object))

@@ -22,6 +22,7 @@ _TABLE = (
     ("tfx_pipeline.kubeflow_runner", "CompileError", USAGE, "error"),
     ("serving.config", "ConfigError", USAGE, "error"),
     ("serving.server", "BindError", USAGE, "error"),
+    ("serving.batching_config", "BatchingConfigError", USAGE, "error"),
 )
 
 

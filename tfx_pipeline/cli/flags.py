@@ -43,12 +43,21 @@ def _flag(name: str, prefix: str) -> str:
   return "--" + prefix + name.replace("_", "-")
 
 
+def _int_at_least(text: str, minimum: int) -> int:
+  value = int(text)
+  if value < minimum:
+    raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+  return value
+
+
 def positive_int(text: str) -> int:
   """An argparse type: an integer >= 1."""
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-  return value
+  return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+  """An argparse type: an integer >= 0."""
+  return _int_at_least(text, 0)
 
 
 def _parse_bool(text: str) -> bool:

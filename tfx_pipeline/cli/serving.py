@@ -10,17 +10,35 @@ from tfx_pipeline.cli import errors
 from tfx_pipeline.cli import flags
 
 
+def _batching_parameters(args: argparse.Namespace):
+  """The batching parameters of the flags; None without --enable_batching."""
+  from serving import batching  # pylint: disable=g-import-not-at-top
+  from serving import batching_config  # pylint: disable=g-import-not-at-top
+
+  if not args.enable_batching:
+    if args.batching_parameters_file:
+      raise flags.UsageError("--batching_parameters_file needs "
+                             "--enable_batching")
+    return None
+  if args.batching_parameters_file:
+    return batching_config.read(args.batching_parameters_file)
+  return batching.Parameters()
+
+
 def _serve(args: argparse.Namespace) -> int:
-  """Serve pushed models over TF Serving's gRPC API (local server).
+  """Serve pushed models over TF Serving's gRPC and REST APIs (local server).
 
   Serve the SavedModels of TF Serving's layout
   (<model_base_path>/<version>/saved_model.pb) over TF Serving's gRPC
   PredictionService (Predict, GetModelMetadata) and ModelService
-  (GetModelStatus). Serves the newest version and loads new ones as they
-  appear, after their warmup; refuses broken versions and keeps the old one.
-  Flags mirror tensorflow_model_server, which production runs instead
-  (serving/k8s/). Stops gracefully on SIGTERM or SIGINT. Exit status: 0
-  stopped, 2 bad configuration or the port is in use.
+  (GetModelStatus), and with --rest_api_port its REST API. Serves the
+  newest version and loads new ones as they appear, after their warmup;
+  refuses broken versions and keeps the old one. --enable_batching batches
+  concurrent Predict calls. Flags mirror tensorflow_model_server, which
+  production runs instead (serving/k8s/). Prints "serving <models> on
+  <host>:<port>", then with REST "REST API on <host>:<port>". Stops
+  gracefully on SIGTERM or SIGINT. Exit status: 0 stopped, 2 bad
+  configuration or a port is in use.
   """
   from serving import config as config_lib  # pylint: disable=g-import-not-at-top
   from serving import server as server_lib  # pylint: disable=g-import-not-at-top
@@ -30,10 +48,14 @@ def _serve(args: argparse.Namespace) -> int:
   server = server_lib.ModelServer(
       configs, port=args.port, host=args.host, max_workers=args.max_workers,
       poll_seconds=args.file_system_poll_wait_seconds,
-      max_candidates=args.max_candidates)
+      max_candidates=args.max_candidates,
+      rest_api_port=args.rest_api_port,
+      batching_parameters=_batching_parameters(args))
   port = server.start()
   print(f"serving {', '.join(c.name for c in configs)} on "
         f"{args.host}:{port}", flush=True)
+  if server.rest_port is not None:
+    print(f"REST API on {args.host}:{server.rest_port}", flush=True)
   server_lib.serve_until_signalled(server, args.grace_seconds)
   print("stopped", flush=True)
   return errors.OK
@@ -113,6 +135,23 @@ def add_parsers(sub) -> None:
   serve.add_argument("--port", type=int, default=8500,
                      help="gRPC port, 0 for any free one "
                           "(default: %(default)s)")
+  serve.add_argument("--rest_api_port", "--rest-api-port",
+                     dest="rest_api_port", type=flags.non_negative_int,
+                     default=None,
+                     help="also serve TF Serving's REST API on this port, 0 "
+                          "for any free one (default: no REST API; unlike "
+                          "tensorflow_model_server, where 0 turns it off)")
+  serve.add_argument("--enable_batching", "--enable-batching",
+                     dest="enable_batching", action="store_true",
+                     help="batch concurrent Predict calls of the same model "
+                          "version and signature (TF Serving's server-side "
+                          "batching)")
+  serve.add_argument("--batching_parameters_file",
+                     "--batching-parameters-file",
+                     dest="batching_parameters_file", default=None,
+                     help="TF Serving BatchingParameters text file (e.g. "
+                          "serving/batching_parameters.txt); default: TF "
+                          "Serving's defaults")
   serve.add_argument("--host", default="0.0.0.0",
                      help="address to listen on (default: %(default)s)")
   serve.add_argument("--model_name", "--model-name", dest="model_name",

@@ -1,0 +1,267 @@
+"""Benchmark: the local server's latency and throughput over gRPC (unbatched and batched) and REST, against the signature in process.
+
+Trains and exports a small coarse ranker on synthetic logs (or takes a
+pushed model folder), starts `coarse-rank serve` in its own process on
+loopback, and sends requests of 1 user x N candidates (5% unknown ids;
+N = 1,000 and 10,000 by default) from 1, 4 and 16 concurrent clients
+(threads, one connection each) for a fixed time each. Each latency is one
+`rank` call end to end: request encoding, the transport, the server's
+checks and signature call, response decoding.
+
+Measured in the same run and on the same requests:
+- the serving_default signature of the same SavedModel called in this
+  process (no server), with as many threads;
+- gRPC, the server started without batching (`RankingClient`);
+- gRPC, the server started with `--enable_batching
+  --batching_parameters_file` (default: bench/serving_batching.txt, which
+  waits longer than serving/batching_parameters.txt, see there);
+- REST, one client (`RestRankingClient`, the columnar JSON format).
+
+Prints p50, p99 and QPS of each as a table, then the issue's targets as
+ratios against the in-process figures: gRPC p99 at most 1.5x the in-process
+p99 with one client, and with 16 clients and batching at least 0.8x the
+in-process throughput, at each N.
+
+    python bench/serving.py [--model-base-path DIR --logs DIR]
+        [--seconds 10] [--candidates 1000 10000]
+        [--batching-parameters-file bench/serving_batching.txt]
+"""
+
+import os
+import sys
+
+# Python puts this script's folder first on sys.path, and the script's name
+# is the project's `serving` package's: look packages up without it.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import argparse
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Any, Callable, List, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from models import serving as model_serving
+from serving import client as client_lib
+from serving import layout
+from serving import rest_client
+from testing import serving as serving_testing
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+_CONCURRENCY = (1, 4, 16)
+_REST_CONCURRENCY = (1,)
+_MAX_P99_RATIO = 1.5  # gRPC p99 / in-process p99, one client.
+_MIN_QPS_RATIO = 0.8  # Batched gRPC QPS / in-process QPS, 16 clients.
+_NUM_REQUESTS = 64
+_BATCHING_FILE = os.path.join(_HERE, "serving_batching.txt")
+# The installed console script, beside this Python.
+_COARSE_RANK = os.path.join(os.path.dirname(sys.executable), "coarse-rank")
+IN_PROCESS = "in-process signature"
+GRPC = "gRPC"
+GRPC_BATCHED = "gRPC, batching"
+REST = "REST"
+
+Row = Tuple[str, int, int, Tuple[float, float, float]]
+
+
+def _measure(call: Callable[[int, int], None], threads: int,
+             seconds: float) -> Tuple[float, float, float]:
+  """Runs `call(thread, i)` in `threads` threads for `seconds`.
+
+  Returns:
+    p50 and p99 latency (ms) and QPS.
+  """
+  latencies: List[List[float]] = [[] for _ in range(threads)]
+  stop = threading.Event()
+
+  def worker(t):
+    i = 0
+    while not stop.is_set():
+      start = time.perf_counter()
+      call(t, i)
+      latencies[t].append(time.perf_counter() - start)
+      i += 1
+
+  for t in range(threads):  # Warm up every thread's path first.
+    call(t, 0)
+  pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+  start = time.perf_counter()
+  for thread in pool:
+    thread.start()
+  time.sleep(seconds)
+  stop.set()
+  for thread in pool:
+    thread.join()
+  elapsed = time.perf_counter() - start
+  flat = np.array([x for per_thread in latencies for x in per_thread]) * 1e3
+  return (float(np.percentile(flat, 50)), float(np.percentile(flat, 99)),
+          len(flat) / elapsed)
+
+
+def _start_server(base_path: str, log: str, extra: Sequence[str]
+                  ) -> Tuple[subprocess.Popen, str, str]:
+  """`coarse-rank serve` with REST; the process, gRPC and REST targets."""
+  with open(log, "w") as stderr:
+    process = subprocess.Popen(
+        [_COARSE_RANK, "serve", "--host", "127.0.0.1", "--port", "0",
+         "--rest_api_port", "0", "--model-base-path", base_path,
+         "--max-workers", "16", *extra],
+        stdout=subprocess.PIPE, stderr=stderr, text=True,
+        env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+  lines = [process.stdout.readline(), process.stdout.readline()]
+  if not (lines[0].startswith("serving ")
+          and lines[1].startswith("REST API on ")):
+    process.kill()
+    raise RuntimeError(f"the server did not start (see {log}): {lines!r}")
+  return process, *(line.strip().rsplit(" ", 1)[1] for line in lines)
+
+
+def _client_rows(mode: str, make_client: Callable[[], Any],
+                 concurrency: Sequence[int], requests, seconds: float
+                 ) -> List[Tuple[str, int, tuple]]:
+  """(mode, clients, figures) of `rank` calls from each number of clients."""
+  clients = [make_client() for _ in range(max(concurrency))]
+  try:
+
+    def call(t, i):
+      clients[t].rank(requests[i % len(requests)])
+
+    return [(mode, c, _measure(call, c, seconds)) for c in concurrency]
+  finally:
+    for client in clients:
+      client.close()
+
+
+def _over_server(base_path: str, log: str, extra: Sequence[str],
+                 requests, seconds: float, grpc_mode: str,
+                 with_rest: bool) -> List[Tuple[str, int, tuple]]:
+  """(mode, clients, figures) of gRPC (and REST) calls to one server."""
+  process, target, rest_target = _start_server(base_path, log, extra)
+  try:
+    with client_lib.RankingClient(target) as client:
+      client.wait_until_available(timeout=120)
+    rows = _client_rows(
+        grpc_mode, lambda: client_lib.RankingClient(target, timeout=60),
+        _CONCURRENCY, requests, seconds)
+    if with_rest:
+      rows += _client_rows(
+          REST, lambda: rest_client.RestRankingClient(rest_target,
+                                                      timeout=60),
+          _REST_CONCURRENCY, requests, seconds)
+  finally:
+    process.terminate()
+    process.wait(timeout=60)
+  return rows
+
+
+def _measure_size(args, base_path: str, logs: str, newest: str,
+                  num_candidates: int, work: str) -> List[Row]:
+  """Every mode's rows at one candidate count."""
+  requests = serving_testing.sample_requests(logs, _NUM_REQUESTS,
+                                             num_candidates)
+  serve = tf.saved_model.load(newest).signatures[
+      model_serving.SERVING_DEFAULT]
+  inputs = [client_lib.rank_inputs([r]) for r in requests]
+
+  def in_process(_, i):
+    serve(**{k: tf.constant(v) for k, v in inputs[i % len(inputs)].items()})
+
+  rows = [(IN_PROCESS, c, _measure(in_process, c, args.seconds))
+          for c in _CONCURRENCY]
+  rows += _over_server(base_path, os.path.join(work, "server.log"), [],
+                       requests, args.seconds, GRPC, with_rest=True)
+  rows += _over_server(
+      base_path, os.path.join(work, "batching-server.log"),
+      ["--enable_batching", "--batching_parameters_file",
+       args.batching_parameters_file], requests, args.seconds, GRPC_BATCHED,
+      with_rest=False)
+  return [(mode, num_candidates, c, figures) for mode, c, figures in rows]
+
+
+def _figures(rows: Sequence[Row], mode: str, candidates: int, clients: int):
+  (figures,) = [f for m, n, c, f in rows
+                if (m, n, c) == (mode, candidates, clients)]
+  return figures
+
+
+def _verdict(ok: bool) -> str:
+  return "meets" if ok else "MISSES"
+
+
+def report(rows: Sequence[Row], seconds: float) -> str:
+  """The table of every row, then the targets as ratios."""
+  lines = [f"{seconds:g} s per row, {os.cpu_count()} CPUs; latency of one "
+           "request end to end",
+           f"{'mode':<22}{'candidates':>11}{'clients':>8}{'p50 ms':>9}"
+           f"{'p99 ms':>9}{'QPS':>9}"]
+  for mode, candidates, clients, (p50, p99, qps) in rows:
+    lines.append(f"{mode:<22}{candidates:>11}{clients:>8}{p50:>9.2f}"
+                 f"{p99:>9.2f}{qps:>9.0f}")
+  lines.append("targets, as ratios against the in-process signature:")
+  for candidates in sorted({n for _, n, _, _ in rows}):
+    p99_ratio = (_figures(rows, GRPC, candidates, 1)[1]
+                 / _figures(rows, IN_PROCESS, candidates, 1)[1])
+    qps_ratio = (_figures(rows, GRPC_BATCHED, candidates, 16)[2]
+                 / _figures(rows, IN_PROCESS, candidates, 16)[2])
+    lines.append(
+        f"  {candidates} candidates: gRPC p99 / in-process p99, 1 client: "
+        f"{p99_ratio:.2f} (target <= {_MAX_P99_RATIO}): "
+        f"{_verdict(p99_ratio <= _MAX_P99_RATIO)}")
+    lines.append(
+        f"  {candidates} candidates: batched gRPC QPS / in-process QPS, 16 "
+        f"clients: {qps_ratio:.2f} (target >= {_MIN_QPS_RATIO}): "
+        f"{_verdict(qps_ratio >= _MIN_QPS_RATIO)}")
+  return "\n".join(lines)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--model-base-path",
+                      help="a pushed model folder (<dir>/<version>/); "
+                           "default: train one")
+  parser.add_argument("--logs", help="the logs the model was trained on "
+                                     "(for realistic requests)")
+  parser.add_argument("--seconds", type=float, default=10.0,
+                      help="measuring time per row (default: %(default)s)")
+  parser.add_argument("--candidates", type=int, nargs="+",
+                      default=[1_000, 10_000],
+                      help="candidates per request, one table part each "
+                           "(default: %(default)s)")
+  parser.add_argument("--batching-parameters-file", default=_BATCHING_FILE,
+                      help="the batching server's BatchingParameters "
+                           "(default: bench/serving_batching.txt)")
+  args = parser.parse_args()
+
+  work = tempfile.mkdtemp(prefix="bench-serving-")
+  try:
+    if args.model_base_path:
+      if not args.logs:
+        parser.error("--model-base-path needs --logs")
+      base_path, logs = args.model_base_path, args.logs
+    else:
+      print("training and exporting a model on synthetic logs...",
+            flush=True)
+      exported = serving_testing.pushed_model(work, num_requests=2_000,
+                                              num_items=5_000)
+      base_path = os.path.dirname(exported.export_dir)  # The pushed layout.
+      logs = exported.logs_dir
+    newest = max(layout.list_versions(base_path).items())[1]
+    rows = []
+    for num_candidates in args.candidates:
+      rows += _measure_size(args, base_path, logs, newest, num_candidates,
+                            work)
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+  print()
+  print(report(rows, args.seconds))
+
+
+if __name__ == "__main__":
+  main()
