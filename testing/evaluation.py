@@ -42,12 +42,23 @@ def save_rule_model(path: str, rule: CandidateScores) -> str:
   return path
 
 
-def exposure_counter(exposures: Mapping[str, int]) -> CandidateScores:
+class _ExposureCounter(tf.Module):
   """The rule of popularity: an item's train exposures (0 if unknown)."""
-  table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-      tf.constant(list(exposures)),
-      tf.constant(list(exposures.values()), tf.float32)), 0.0)
-  return table.lookup
+
+  def __init__(self, exposures: Mapping[str, int]):
+    super().__init__()
+    self._table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(exposures)),
+            tf.constant(list(exposures.values()), tf.float32)), 0.0)
+
+  def __call__(self, item_ids: tf.Tensor) -> tf.Tensor:
+    return self._table.lookup(item_ids)
+
+
+def exposure_counter(exposures: Mapping[str, int]) -> CandidateScores:
+  """Popularity as a rule: its table is saved with the model (a tf.Module)."""
+  return _ExposureCounter(exposures)
 
 
 def id_hash(item_ids: tf.Tensor) -> tf.Tensor:
