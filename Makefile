@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/validator.py
-	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/serving_latency.py
 
 clean:
 	rm -rf $(DEMO_DIR) build *.egg-info

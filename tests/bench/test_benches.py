@@ -25,8 +25,19 @@ def test_every_bench_script_is_tested():
   scripts = sorted(n for n in os.listdir(os.path.join(REPO, "bench"))
                    if n.endswith(".py"))
   assert scripts == ["generate.py", "listwise.py", "pipeline.py",
-                     "quality_suite.py", "serving.py", "train.py",
+                     "quality_suite.py", "serving_latency.py", "train.py",
                      "validator.py", "worlds.py"]
+
+
+def test_no_bench_script_shadows_a_package():
+  # `python bench/x.py` puts bench/ first on sys.path: a script named like a
+  # package of the project would be imported instead of it, by every bench.
+  packages = {n for n in os.listdir(REPO)
+              if os.path.isfile(os.path.join(REPO, n, "__init__.py"))}
+  assert {"serving", "models", "components"} <= packages
+  scripts = {n[:-3] for n in os.listdir(os.path.join(REPO, "bench"))
+             if n.endswith(".py")}
+  assert not scripts & packages
 
 
 @pytest.mark.slow
@@ -62,7 +73,7 @@ def test_pipeline():
 
 @pytest.mark.slow
 def test_serving(pushed):
-  out = _bench("serving.py", "--model-base-path",
+  out = _bench("serving_latency.py", "--model-base-path",
                os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
                "--seconds", "0.3", "--candidates", "50", "120")
   for mode in ("in-process signature", "gRPC", "gRPC, batching", "REST"):

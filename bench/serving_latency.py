@@ -22,7 +22,7 @@ ratios against the in-process figures: gRPC p99 at most 1.5x the in-process
 p99 with one client, and with 16 clients and batching at least 0.8x the
 in-process throughput, at each N.
 
-    python bench/serving.py [--model-base-path DIR --logs DIR]
+    python bench/serving_latency.py [--model-base-path DIR --logs DIR]
         [--seconds 10] [--candidates 1000 10000]
         [--batching-parameters-file bench/serving_batching.txt]
 """
@@ -30,10 +30,6 @@ in-process throughput, at each N.
 import os
 import sys
 
-# Python puts this script's folder first on sys.path, and the script's name
-# is the project's `serving` package's: look packages up without it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
