@@ -56,7 +56,8 @@ _REST_CONCURRENCY = (1,)
 _MAX_P99_RATIO = 1.5  # gRPC p99 / in-process p99, one client.
 _MIN_QPS_RATIO = 0.8  # Batched gRPC QPS / in-process QPS, 16 clients.
 _NUM_REQUESTS = 64
-_BATCHING_FILE = os.path.join(_HERE, "serving_batching.txt")
+_BATCHING_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "serving_batching.txt")
 # The installed console script, beside this Python.
 _COARSE_RANK = os.path.join(os.path.dirname(sys.executable), "coarse-rank")
 IN_PROCESS = "in-process signature"

@@ -119,19 +119,36 @@ def _child(mode: str, args: argparse.Namespace, candidates: str, lists: str,
             "workers_rss_mb": sampler.peak_mb(of=memory.CHILDREN)}
 
 
+def _newest_trained(output_dir: str) -> List[str]:
+  """(eval sets, eval lists, model) of the newest model trained under `output_dir`.
+
+  Not simply the newest run's: a later run may have stopped before training.
+  """
+  done = ("ran", "cached")
+  trainers = [r for r in local_runner.executions_of(
+      output_dir, local_runner.TRAINER) if r.state in done]
+  gens = [r for r in local_runner.executions_of(
+      output_dir, local_runner.EXAMPLE_GEN) if r.state in done]
+  if not trainers or not gens:
+    raise SystemExit(f"no trained model under {output_dir}")
+  gen = gens[-1].outputs
+  return [local_runner.split_uri(gen["eval_candidates"][0], split_lib.EVAL),
+          local_runner.split_uri(gen["examples"][0], split_lib.EVAL),
+          path_utils.serving_model_path(trainers[-1].outputs["model"][0])]
+
+
 def _trained(args: argparse.Namespace, tmp: str) -> List[str]:
   """Logs -> examples -> Transform -> Trainer (or --run's); (eval sets, eval lists, model)."""
   if args.run:
-    result = local_runner.read_run(args.run)
-  else:
-    print(f"generating {args.requests:,} requests of {args.world} and "
-          f"training {args.train_steps} steps...", flush=True)
-    logs = os.path.join(tmp, "logs")
-    write.write_logs(logs, worlds.world_config(args.world, args.requests))
-    config = config_lib.PipelineConfig(stop_after=config_lib.TRAIN,
-                                       train_steps=args.train_steps)
-    result = local_runner.run(config, logs, os.path.join(tmp, "run"),
-                              local_runner.beam_args(args.beam_mode))
+    return _newest_trained(args.run)
+  print(f"generating {args.requests:,} requests of {args.world} and "
+        f"training {args.train_steps} steps...", flush=True)
+  logs = os.path.join(tmp, "logs")
+  write.write_logs(logs, worlds.world_config(args.world, args.requests))
+  config = config_lib.PipelineConfig(stop_after=config_lib.TRAIN,
+                                     train_steps=args.train_steps)
+  result = local_runner.run(config, logs, os.path.join(tmp, "run"),
+                            local_runner.beam_args(args.beam_mode))
   return [result.split(local_runner.EXAMPLE_GEN, "eval_candidates",
                        split_lib.EVAL),
           result.split(local_runner.EXAMPLE_GEN, "examples", split_lib.EVAL),
