@@ -45,8 +45,8 @@ def _provision_info(endpoint: str, worker_id: str
                     ) -> beam_provision_api_pb2.ProvisionInfo:
   """The job's provision info; the runner knows the worker by its metadata."""
   with grpc.insecure_channel(endpoint) as channel:
-    stub = beam_provision_api_pb2_grpc.ProvisionServiceStub(channel)
-    return stub.GetProvisionInfo(
+    provision = beam_provision_api_pb2_grpc.ProvisionServiceStub(channel)
+    return provision.GetProvisionInfo(
         beam_provision_api_pb2.GetProvisionInfoRequest(),
         metadata=[("worker_id", worker_id)],
         timeout=PROVISION_TIMEOUT_S).info
