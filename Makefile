@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_run
+# Test processes (pytest-xdist): CI's machine has 2 cores.
+TEST_WORKERS ?= 2
 export TF_USE_LEGACY_KERAS := 1
 
 .PHONY: install test demo bench clean
@@ -20,7 +22,7 @@ $(STAMP): setup.py constraints.txt
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 demo: $(STAMP)
 	$(BIN)/coarse-rank demo --out $(DEMO_DIR)

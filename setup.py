@@ -25,6 +25,6 @@ setuptools.setup(
         "pandas",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "scipy"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "scipy"]},
     entry_points={"console_scripts": ["coarse-rank=tfx_pipeline.cli:main"]},
 )

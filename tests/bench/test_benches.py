@@ -65,6 +65,7 @@ def test_train(pushed):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_pipeline():
   out = _bench("pipeline.py", "--requests", "300", "--train-steps", "3",
                "--beam-mode", "in_memory")
@@ -102,6 +103,7 @@ def test_worlds():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_quality_suite(tmp_path):
   report = tmp_path / "suite.md"
   # One world (the sparse one: a fitted fine ranker, occasional users) keeps
