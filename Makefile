@@ -22,7 +22,7 @@ $(STAMP): setup.py constraints.txt
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 demo: $(STAMP)
 	$(BIN)/coarse-rank demo --out $(DEMO_DIR)
