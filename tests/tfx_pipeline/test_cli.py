@@ -259,6 +259,28 @@ def test_require_blessing_needs_the_validation(capsys):
   assert "--require-blessing needs the validation" in capsys.readouterr().err
 
 
+def test_a_command_runs_with_only_the_program_name_in_sys_argv(monkeypatch):
+  # TFX's Beam executors parse sys.argv with absl's flags, where -v is
+  # absl's --verbosity: `coarse-rank -v run` failed in the first of them.
+  from absl import flags as absl_flags  # pylint: disable=g-import-not-at-top
+  command = ["coarse-rank", "-v", "run", "--logs", "l", "--output", "o"]
+  monkeypatch.setattr(sys, "argv", list(command))
+  seen = []
+
+  def handler_call(handler, args):
+    del handler
+    seen.append((list(sys.argv), args.verbose, args.logs))
+    absl_flags.FLAGS(sys.argv, known_only=True)  # As BaseBeamExecutor does.
+    return 0
+
+  monkeypatch.setattr(cli.errors, "call", handler_call)
+  assert cli.main() == 0
+  assert seen == [(["coarse-rank"], True, "l")]
+  assert sys.argv == command
+  with pytest.raises(absl_flags.IllegalFlagValueError, match="verbosity"):
+    absl_flags.FLAGS(command, known_only=True)
+
+
 def test_help_imports_no_tensorflow_beam_or_tfx():
   code = ("import sys; from tfx_pipeline import cli; cli.build_parser(); "
           "heavy = {'tensorflow', 'apache_beam', 'tfx'} & set(sys.modules); "

@@ -5,9 +5,10 @@ Heavy modules (TensorFlow, Beam, TFX) are imported inside the handlers, so
 """
 
 import argparse
+import contextlib
 import os
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from tfx_pipeline.cli import ablate
 from tfx_pipeline.cli import console
@@ -37,9 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+@contextlib.contextmanager
+def _program_name_only_argv() -> Iterator[None]:
+  """`sys.argv` holds only the program's name inside the block.
+
+  TFX's Beam executors parse `sys.argv` with absl's flags, where `-v` is
+  absl's `--verbosity` (`coarse-rank -v run` failed in the first Beam
+  component: "flag --verbosity=run: invalid literal for int()"). Every
+  argument is parsed here, and Beam's go to the pipeline explicitly.
+  """
+  saved = sys.argv
+  sys.argv = saved[:1]
+  try:
+    yield
+  finally:
+    sys.argv = saved
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
   args = build_parser().parse_args(argv)
   args.argv = list(sys.argv[1:] if argv is None else argv)
   console.configure(args.verbose)
-  return errors.call(args.handler, args)
+  with _program_name_only_argv():
+    return errors.call(args.handler, args)
