@@ -1,31 +1,51 @@
-"""End to end: tiny generated logs -> local pipeline -> pushed model -> the local server answers over gRPC."""
+"""End to end: `coarse-rank demo` (tiny generated logs -> local pipeline -> pushed model -> the local server answers over gRPC), its console, and the cached rerun."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tfx_pipeline import config as config_lib
 from tfx_pipeline import demo
 from tfx_pipeline import local_runner
-from tfx_pipeline.synthetic import config as world_config
+
+_COMMAND = [sys.executable, "-m", "tfx_pipeline.cli"]
+_ENV = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+_COMPONENTS = ("ListwiseExampleGen", "Transform", "Trainer")
+
+
+def _cli(*args):
+  proc = subprocess.run(_COMMAND + list(args), capture_output=True,
+                        text=True, env=_ENV, check=False)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  return proc
 
 
 @pytest.mark.e2e
-def test_demo_pipeline_pushes_a_model_the_server_answers(tmp_path, capfd):
-  out = str(tmp_path)
-  cfg = demo.DemoConfig(
-      world=world_config.WorldConfig(num_requests=1500),
-      pipeline=config_lib.PipelineConfig(train_steps=300))
-  text = demo.run_demo(out, cfg)
-  # Beam's worker processes (their stderr is this process's) exited without
-  # TensorFlow's finalizer tracebacks (components/tf_exit.py).
-  assert "Exception ignored" not in capfd.readouterr().err
+def test_demo_pushes_a_model_the_server_answers_and_says_only_that(tmp_path):
+  # The README's main job on fewer requests and steps; its default Beam
+  # mode (DirectRunner with 2 worker processes).
+  out = str(tmp_path / "demo")
+  run = _cli("demo", "--out", out, "--requests", "1500", "--train-steps",
+             "300")
+  text = run.stdout
   assert "decision on global hitrate@100: BLESSED" in text
   assert "gRPC Predict:" in text
   top = [line for line in text.splitlines() if line.startswith("   1. ")]
   assert len(top) == 1
   assert "from model version" in text
   assert "purchased items' ranks:" in text
+
+  # The console: progress and results only. Beam's worker processes
+  # (their stderr is the command's) exited without TensorFlow's finalizer
+  # tracebacks (components/tf_exit.py).
+  lines = run.stderr.splitlines()
+  assert len(lines) < 60, run.stderr
+  for component in _COMPONENTS:
+    assert any(line.endswith(f"Component {component} is finished.")
+               for line in lines), run.stderr
+  assert any("pipeline finished in" in line for line in lines)
+  assert "Exception ignored" not in run.stderr
 
   run_dir = os.path.join(out, demo.RUN)
   first_run = local_runner.read_run(run_dir)
@@ -36,12 +56,17 @@ def test_demo_pipeline_pushes_a_model_the_server_answers(tmp_path, capfd):
   base = os.path.dirname(first_run.pushed_version)
   versions = os.listdir(base)
 
-  # The same run again reuses every cached result and, its model being the
-  # one pushed, pushes no new version.
-  again = local_runner.run(cfg.pipeline, os.path.join(out, demo.LOGS),
-                           run_dir)
+  # The same run again from `coarse-rank run`, with every log (-v): it
+  # reuses every cached result and, its model being the one pushed, pushes
+  # no new version.
+  again_run = _cli("-v", "run", "--logs", os.path.join(out, demo.LOGS),
+                   "--output", run_dir, "--train-steps", "300")
+  assert " INFO absl: " in again_run.stderr
+  assert len(again_run.stderr.splitlines()) > 3 * len(lines)
+  assert "not pushed again: " in again_run.stdout
+  again = local_runner.read_run(run_dir)
   states = {r.component: r.state for r in again.components}
-  for component in ("ListwiseExampleGen", "Transform", "Trainer"):
+  for component in _COMPONENTS:
     assert states[component] == "cached", states
   assert again.already_pushed
   assert again.pushed_version == first_run.pushed_version
