@@ -19,7 +19,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import grpc
 import numpy as np
-import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
@@ -165,7 +164,7 @@ class RankingClient:
                               self._version, self._version_label,
                               output_filter)
     response = self._predictions.Predict(request, timeout=self._timeout)
-    outputs = {name: tf.make_ndarray(value)
+    outputs = {name: tensors.to_array(value)
                for name, value in response.outputs.items()}
     return outputs, response.model_spec.version.value
 

@@ -13,6 +13,7 @@ from serving import batched
 from serving import errors
 from serving import layout
 from serving import signature as signature_lib
+from serving import tensors
 
 SERVE_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
@@ -103,7 +104,7 @@ class Servable:
     response.model_spec.signature_name = self.signature(
         request.model_spec.signature_name).name
     for name, value in outputs.items():
-      response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+      response.outputs[name].CopyFrom(tensors.to_proto(value))
     return response
 
   def predict(self, request: predict_pb2.PredictRequest,

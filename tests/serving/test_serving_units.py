@@ -69,15 +69,49 @@ def test_predict_request_uses_only_standard_fields():
     np.array([b"x", b"yy"]),
     np.zeros((0, 3), dtype=object),
     np.array(b"q", dtype=object),
-    np.array([[1, 2]], np.int64),
-    np.array([0.5], np.float32),
 ])
-def test_tensor_protos_are_tensorflows_both_ways(array):
+def test_string_tensor_protos_are_tensorflows_both_ways(array):
   proto = tensors.to_proto(array)
   assert proto == tf.make_tensor_proto(array)
   decoded = tensors.to_array(proto)
   assert decoded.dtype == tf.make_ndarray(proto).dtype
   assert decoded.tolist() == array.tolist()
+
+
+_NUMERIC_ARRAYS = [
+    np.array([[1, 2]], np.int64), np.array([0.5], np.float32),
+    np.array([[-3]], np.int32), np.array(2.25, np.float64),
+    np.zeros((0, 4), np.float32), np.arange(12, dtype=np.int64).reshape(3, 4).T,
+    np.linspace(0, 1, 1000, dtype=np.float32).reshape(1, 1000),
+    np.array([1.5, -2.0], dtype=">f4"), np.array([1, 2], np.float16),
+    np.array([True, False]), np.array([7], np.uint8),
+]
+
+
+@pytest.mark.parametrize("array", _NUMERIC_ARRAYS, ids=str)
+def test_numeric_tensor_protos_read_back_as_tensorflow_reads_them(array):
+  proto = tensors.to_proto(array)
+  assert proto.dtype == tf.as_dtype(array.dtype).as_datatype_enum
+  assert [d.size for d in proto.tensor_shape.dim] == list(array.shape)
+  for decoded in (tf.make_ndarray(proto), tensors.to_array(proto)):
+    assert decoded.dtype == array.dtype.newbyteorder("=")
+    assert decoded.shape == array.shape
+    np.testing.assert_array_equal(decoded, array)
+
+
+@pytest.mark.parametrize("proto", [
+    tf.make_tensor_proto(a) for a in _NUMERIC_ARRAYS] + [
+        # Fewer values than the shape: TensorFlow repeats the last one.
+        tf.make_tensor_proto(5, dtype=tf.int64, shape=[2, 3]),
+        tf.make_tensor_proto([1.0, 2.0], dtype=tf.float32, shape=[3]),
+    ], ids=lambda p: f"{tf.as_dtype(p.dtype).name}-{len(p.tensor_content)}")
+def test_tensorflows_tensor_protos_are_read_as_make_ndarray_reads_them(
+    proto):
+  expected, decoded = tf.make_ndarray(proto), tensors.to_array(proto)
+  assert decoded.dtype == expected.dtype
+  assert decoded.shape == expected.shape
+  np.testing.assert_array_equal(decoded, expected)
+  assert decoded.flags.writeable
 
 
 def test_a_string_tensor_of_other_values_is_refused():
