@@ -4,9 +4,11 @@ Trains and exports a small coarse ranker on synthetic logs (or takes a
 pushed model folder), starts `coarse-rank serve` in its own process on
 loopback, and sends requests of 1 user x N candidates (5% unknown ids;
 N = 1,000 and 10,000 by default) from 1, 4 and 16 concurrent clients
-(threads, one connection each) for a fixed time each. Each latency is one
-`rank` call end to end: request encoding, the transport, the server's
-checks and signature call, response decoding.
+(threads, one connection each) for a fixed time each. Every mode starts
+from the same arrays (`rank_inputs` of the requests, built before timing):
+a gRPC or REST latency is one `predict` call end to end (encoding the
+arrays, the transport, the server's checks and signature call, decoding
+the outputs), an in-process one is the signature called on them.
 
 Measured in the same run and on the same requests:
 - the serving_default signature of the same SavedModel called in this
@@ -121,14 +123,14 @@ def _start_server(base_path: str, log: str, extra: Sequence[str]
 
 
 def _client_rows(mode: str, make_client: Callable[[], Any],
-                 concurrency: Sequence[int], requests, seconds: float
+                 concurrency: Sequence[int], inputs, seconds: float
                  ) -> List[Tuple[str, int, tuple]]:
-  """(mode, clients, figures) of `rank` calls from each number of clients."""
+  """(mode, clients, figures) of `predict` calls from each number of clients."""
   clients = [make_client() for _ in range(max(concurrency))]
   try:
 
     def call(t, i):
-      clients[t].rank(requests[i % len(requests)])
+      clients[t].predict(inputs[i % len(inputs)])
 
     return [(mode, c, _measure(call, c, seconds)) for c in concurrency]
   finally:
@@ -137,7 +139,7 @@ def _client_rows(mode: str, make_client: Callable[[], Any],
 
 
 def _over_server(base_path: str, log: str, extra: Sequence[str],
-                 requests, seconds: float, grpc_mode: str,
+                 inputs, seconds: float, grpc_mode: str,
                  with_rest: bool) -> List[Tuple[str, int, tuple]]:
   """(mode, clients, figures) of gRPC (and REST) calls to one server."""
   process, target, rest_target = _start_server(base_path, log, extra)
@@ -146,12 +148,12 @@ def _over_server(base_path: str, log: str, extra: Sequence[str],
       client.wait_until_available(timeout=120)
     rows = _client_rows(
         grpc_mode, lambda: client_lib.RankingClient(target, timeout=60),
-        _CONCURRENCY, requests, seconds)
+        _CONCURRENCY, inputs, seconds)
     if with_rest:
       rows += _client_rows(
           REST, lambda: rest_client.RestRankingClient(rest_target,
                                                       timeout=60),
-          _REST_CONCURRENCY, requests, seconds)
+          _REST_CONCURRENCY, inputs, seconds)
   finally:
     process.terminate()
     process.wait(timeout=60)
@@ -173,11 +175,11 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
   rows = [(IN_PROCESS, c, _measure(in_process, c, args.seconds))
           for c in _CONCURRENCY]
   rows += _over_server(base_path, os.path.join(work, "server.log"), [],
-                       requests, args.seconds, GRPC, with_rest=True)
+                       inputs, args.seconds, GRPC, with_rest=True)
   rows += _over_server(
       base_path, os.path.join(work, "batching-server.log"),
       ["--enable_batching", "--batching_parameters_file",
-       args.batching_parameters_file], requests, args.seconds, GRPC_BATCHED,
+       args.batching_parameters_file], inputs, args.seconds, GRPC_BATCHED,
       with_rest=False)
   return [(mode, num_candidates, c, figures) for mode, c, figures in rows]
 

@@ -9,7 +9,7 @@ connection, so it talks to the local server (`coarse-rank serve
 import http.client
 import json
 import socket
-from typing import List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -71,14 +71,13 @@ class RestRankingClient:
   def __exit__(self, *_) -> None:
     self.close()
 
-  def rank_batch(self, requests: Sequence[client_lib.RankRequest]
-                 ) -> List[client_lib.Ranking]:
-    """Scores the candidates of several requests in one call.
+  def predict(self, inputs: Mapping[str, np.ndarray]
+              ) -> Tuple[Dict[str, np.ndarray], int]:
+    """Calls serving_default on arrays; its outputs and the answering version.
 
     Raises:
       RestError: the server answered an error status.
     """
-    inputs = client_lib.rank_inputs(requests)
     body = json.dumps({rest_json.INPUTS: {
         name: rest_json.to_json(value) for name, value in inputs.items()}})
     self._connection.request("POST", self._path, body=body.encode("utf-8"),
@@ -90,7 +89,16 @@ class RestRankingClient:
     outputs = {name: np.array(value, dtype=(
         np.int32 if name == model_serving.TOP_K_INDICES else np.float32))
                for name, value in answer["outputs"].items()}
-    version = int(response.getheader(rest.VERSION_HEADER, "0"))
+    return outputs, int(response.getheader(rest.VERSION_HEADER, "0"))
+
+  def rank_batch(self, requests: Sequence[client_lib.RankRequest]
+                 ) -> List[client_lib.Ranking]:
+    """Scores the candidates of several requests in one call.
+
+    Raises:
+      RestError: the server answered an error status.
+    """
+    outputs, version = self.predict(client_lib.rank_inputs(requests))
     return [client_lib.ranking(outputs, i, r.candidate_item_ids, version)
             for i, r in enumerate(requests)]
 

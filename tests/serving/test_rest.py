@@ -82,6 +82,20 @@ def test_the_rest_client_ranks_as_the_grpc_client(shared_server, requests):
       assert ranking.model_version == 1
 
 
+def test_the_rest_client_predicts_as_the_grpc_client(shared_server,
+                                                    requests):
+  inputs = client_lib.rank_inputs(requests[:2])
+  with client_lib.RankingClient(shared_server.target, _MODEL) as grpc_client, (
+      rest_client.RestRankingClient(shared_server.rest_target)) as client:
+    (expected, expected_version) = grpc_client.predict(inputs)
+    outputs, version = client.predict(inputs)
+  assert version == expected_version == 1
+  assert sorted(outputs) == sorted(expected)
+  for name, value in expected.items():
+    assert outputs[name].dtype == value.dtype
+    np.testing.assert_array_equal(outputs[name], value)
+
+
 def test_a_single_output_is_answered_bare(shared_server, requests):
   inputs = client_lib.rank_inputs(requests[:1])
   status, answer, _ = _call(shared_server, "POST", _PREDICT, {
