@@ -75,6 +75,14 @@ class RestRankingClient:
               ) -> Tuple[Dict[str, np.ndarray], int]:
     """Calls serving_default on arrays; its outputs and the answering version.
 
+    Args:
+      inputs: the signature's inputs (`client.rank_inputs`), `[batch, ...]`.
+
+    Returns:
+      The outputs (`scores` `[batch, candidates]` and `top_k_scores`
+      `[batch, k]` float32, `top_k_indices` `[batch, k]` int32) and the
+      version from the X-Model-Version header (0 if absent).
+
     Raises:
       RestError: the server answered an error status.
     """

@@ -12,6 +12,7 @@ goes through TensorFlow's functions.
 """
 
 import sys
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -30,7 +31,9 @@ _ENUM_OF = {dtype: enum for enum, (dtype, _) in _NUMERIC.items()}
 _NATIVE_IS_LITTLE = sys.byteorder == "little"
 
 
-def _proto_with_shape(enum: int, shape) -> tensor_pb2.TensorProto:
+def _proto_with_shape(enum: int, shape: Sequence[int]
+                      ) -> tensor_pb2.TensorProto:
+  """An empty TensorProto of DataType `enum` and `shape`."""
   proto = tensor_pb2.TensorProto(dtype=enum)
   proto.tensor_shape.SetInParent()  # A scalar has an empty shape, not none.
   for size in shape:
@@ -68,7 +71,8 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
   """
   shape = [d.size for d in proto.tensor_shape.dim]
   size = int(np.prod(shape, dtype=np.int64))
-  if proto.dtype == _STRING and not proto.tensor_content:
+  if (proto.dtype == _STRING and not proto.tensor_content
+      and len(proto.string_val) == size):
     return np.fromiter(proto.string_val, dtype=object,
                        count=len(proto.string_val)).reshape(shape)
   numeric = _NUMERIC.get(proto.dtype)

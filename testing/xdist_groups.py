@@ -18,13 +18,17 @@ SHARED_FIXTURE = "pushed"
 SHARED_GROUP = "pushed"
 
 
+# Weights: the smaller, the earlier.
+SHARED, PIPELINE, SLOW, REST = range(4)
+
+
 def weight(item: pytest.Item) -> int:
-  """0: uses the shared run, 1: a whole pipeline, 2: slow, 3: the rest."""
+  """SHARED: uses the shared run; PIPELINE: e2e; SLOW: slow; else REST."""
   if SHARED_FIXTURE in item.fixturenames:
-    return 0
+    return SHARED
   if item.get_closest_marker("e2e"):
-    return 1
-  return 2 if item.get_closest_marker("slow") else 3
+    return PIPELINE
+  return SLOW if item.get_closest_marker("slow") else REST
 
 
 def group(item: pytest.Item) -> str:
@@ -35,18 +39,19 @@ def group(item: pytest.Item) -> str:
 
 
 def group_and_order(items: List[pytest.Item]) -> None:
-  """Marks each item's xdist group; orders the groups by their lightest weight.
+  """Marks each item's xdist group; orders the groups by their first weight.
 
-  A group's items keep their order, and the groups with equal weights theirs.
+  A group's weight is the smallest of its items' (its earliest). A group's
+  items keep their order, and groups of equal weight theirs.
   """
   groups = {id(item): group(item) for item in items}
-  lightest: Dict[str, int] = {}
+  first_weight: Dict[str, int] = {}
   for item in items:
     name = groups[id(item)]
-    lightest[name] = min(lightest.get(name, 3), weight(item))
+    first_weight[name] = min(first_weight.get(name, REST), weight(item))
     item.add_marker(pytest.mark.xdist_group(name))
   first = {}
   for position, item in enumerate(items):
     first.setdefault(groups[id(item)], position)
-  items.sort(key=lambda item: (lightest[groups[id(item)]],
+  items.sort(key=lambda item: (first_weight[groups[id(item)]],
                                first[groups[id(item)]]))

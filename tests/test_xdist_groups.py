@@ -84,10 +84,12 @@ class _Item:
 def test_groups_are_files_and_the_shared_run_ordered_by_lightest_weight():
   items = [_Item("a.py::quick"), _Item("b.py::quick"),
            _Item("b.py::slow", marker="slow"),
-           _Item("a.py::uses_the_run", fixtures=["tmp_path", "pushed"]),
+           _Item("a.py::uses_the_run",
+                 fixtures=["tmp_path", xdist_groups.SHARED_FIXTURE]),
            _Item("c.py::pipeline", marker="e2e"), _Item("c.py::quick"),
            _Item("d.py::quick"),
-           _Item("d.py::uses_the_run", fixtures=["pushed"], marker="slow")]
+           _Item("d.py::uses_the_run", fixtures=[xdist_groups.SHARED_FIXTURE],
+                 marker="slow")]
   xdist_groups.group_and_order(items)
   assert [i.nodeid for i in items] == [
       "a.py::uses_the_run", "d.py::uses_the_run",  # the shared run's group
@@ -97,13 +99,15 @@ def test_groups_are_files_and_the_shared_run_ordered_by_lightest_weight():
   for item in items:
     (mark,) = item.added
     assert mark.name == "xdist_group"
+  shared = xdist_groups.SHARED_GROUP
   assert {i.nodeid: i.added[0].args[0] for i in items} == {
-      "a.py::uses_the_run": "pushed", "d.py::uses_the_run": "pushed",
+      "a.py::uses_the_run": shared, "d.py::uses_the_run": shared,
       "c.py::pipeline": "c.py", "c.py::quick": "c.py", "b.py::quick": "b.py",
       "b.py::slow": "b.py", "a.py::quick": "a.py", "d.py::quick": "d.py"}
 
 
-@pytest.mark.parametrize("marker, expected", [("e2e", 1), ("slow", 2),
-                                              (None, 3)])
+@pytest.mark.parametrize("marker, expected", [
+    ("e2e", xdist_groups.PIPELINE), ("slow", xdist_groups.SLOW),
+    (None, xdist_groups.REST)])
 def test_weight_of_a_test_without_the_shared_run(marker, expected):
   assert xdist_groups.weight(_Item("t.py::t", marker=marker)) == expected

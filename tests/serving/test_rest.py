@@ -87,7 +87,7 @@ def test_the_rest_client_predicts_as_the_grpc_client(shared_server,
   inputs = client_lib.rank_inputs(requests[:2])
   with client_lib.RankingClient(shared_server.target, _MODEL) as grpc_client, (
       rest_client.RestRankingClient(shared_server.rest_target)) as client:
-    (expected, expected_version) = grpc_client.predict(inputs)
+    expected, expected_version = grpc_client.predict(inputs)
     outputs, version = client.predict(inputs)
   assert version == expected_version == 1
   assert sorted(outputs) == sorted(expected)

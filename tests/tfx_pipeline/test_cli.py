@@ -262,7 +262,10 @@ def test_require_blessing_needs_the_validation(capsys):
 def test_a_command_runs_with_only_the_program_name_in_sys_argv(monkeypatch):
   # TFX's Beam executors parse sys.argv with absl's flags, where -v is
   # absl's --verbosity: `coarse-rank -v run` failed in the first of them.
-  from absl import flags as absl_flags  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from absl import flags as absl_flags
+  import absl.logging  # pylint: disable=unused-import  # Defines -v.
+  # pylint: enable=g-import-not-at-top
   command = ["coarse-rank", "-v", "run", "--logs", "l", "--output", "o"]
   monkeypatch.setattr(sys, "argv", list(command))
   seen = []
@@ -279,6 +282,20 @@ def test_a_command_runs_with_only_the_program_name_in_sys_argv(monkeypatch):
   assert sys.argv == command
   with pytest.raises(absl_flags.IllegalFlagValueError, match="verbosity"):
     absl_flags.FLAGS(command, known_only=True)
+
+
+def test_a_run_stopped_early_prints_its_outputs(logs_dir, tmp_path, capsys):
+  out = str(tmp_path / "out")
+  assert cli.main(["-v", "run", "--logs", logs_dir, "--output", out,
+                   "--stop-after", config_lib.EXAMPLES, "--beam-mode",
+                   "in_memory"]) == 0
+  printed = capsys.readouterr().out.splitlines()
+  result = local_runner.read_run(out)
+  assert [r.component for r in result.components] == [
+      local_runner.EXAMPLE_GEN]
+  assert printed[0] == f"stopped after {config_lib.EXAMPLES}; outputs:"
+  assert (f"  {local_runner.EXAMPLE_GEN}.examples: {result.examples}"
+          in printed)
 
 
 def test_help_imports_no_tensorflow_beam_or_tfx():

@@ -1,7 +1,7 @@
 """The command line's console: quiet by default, every log with --verbose.
 
-A whole run's console, quiet and with -v, is tested with the demo
-(tests/tfx_pipeline/test_e2e.py).
+A whole run's console is tested with the demo, quiet, and with -v on its
+rerun by `coarse-rank -v run` (tests/tfx_pipeline/test_e2e.py).
 """
 
 import logging
