@@ -3,9 +3,9 @@
 Each test file is one group, run by one worker, so a module-scoped fixture
 (a pipeline run, a Transform output) is built once. Every test that needs
 the session's shared run (the `pushed` fixture) goes in one more group,
-whatever its file, so one worker builds that run once. Files holding a
-whole-pipeline test come first, then files with slow tests, so no worker is
-left with a long test at the end (`make test` keeps this order with
+whatever its file, so one worker builds that run once. That group comes
+first, then files holding a whole-pipeline test, then files with slow
+tests, so no worker is left with a long test at the end (`make test` keeps this order with
 `--no-loadscope-reorder`). `tests/conftest.py` calls `group_and_order` on
 the collected items.
 """
@@ -16,7 +16,6 @@ import pytest
 
 SHARED_FIXTURE = "pushed"
 SHARED_GROUP = "pushed"
-
 
 # Weights: the smaller, the earlier.
 SHARED, PIPELINE, SLOW, REST = range(4)
