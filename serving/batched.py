@@ -11,43 +11,58 @@ shorter one a top K (cut to min(N, K)). So each request gets what it would
 get unbatched.
 """
 
-from typing import Dict, Hashable, List, Mapping, Optional, Sequence
+from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
+import tensorflow as tf
 
 from serving import batching
 from serving import errors
 from serving import signature as signature_lib
 
 Arrays = Mapping[str, np.ndarray]
+# A request's decoded inputs (Signature.decode gives tensors).
+Inputs = Mapping[str, Union[tf.Tensor, np.ndarray]]
 
 
-def _pad_value(array: np.ndarray):
-  return b"" if array.dtype == object else array.dtype.type(0)
-
-
-def rows(inputs: Arrays) -> int:
+def rows(inputs: Inputs) -> int:
   """A request's batch size (its inputs' first dimension, checked equal)."""
   return next(iter(inputs.values())).shape[0]
 
 
-def merge(requests: Sequence[Arrays]) -> Dict[str, np.ndarray]:
+def _pad_and_concatenate(values: Sequence[Union[tf.Tensor, np.ndarray]]
+                         ) -> Union[tf.Tensor, np.ndarray]:
+  """One input of each request padded to the longest and concatenated.
+
+  In TensorFlow if a request holds it as a tensor (a large string input,
+  decoded without a Python object per value), else in NumPy.
+  """
+  longest = np.max([tuple(v.shape[1:]) for v in values], axis=0)
+  if any(isinstance(v, tf.Tensor) for v in values):
+    values = [tf.convert_to_tensor(v) for v in values]
+    pad = tf.constant("" if values[0].dtype == tf.string else 0,
+                      values[0].dtype)
+    pad_fn, concat_fn = tf.pad, tf.concat
+  else:
+    pad = b"" if values[0].dtype == object else values[0].dtype.type(0)
+    pad_fn, concat_fn = np.pad, np.concatenate
+  padded = []
+  for value in values:
+    missing = [(0, 0)] + [(0, int(m - d)) for m, d in
+                          zip(longest, value.shape[1:])]
+    if any(after for _, after in missing):
+      value = pad_fn(value, missing, constant_values=pad)
+    padded.append(value)
+  return concat_fn(padded, axis=0)
+
+
+def merge(requests: Sequence[Inputs]) -> Dict[str, Union[tf.Tensor,
+                                                         np.ndarray]]:
   """The requests' inputs as one batch, padded to the longest of each axis."""
   if len(requests) == 1:
     return dict(requests[0])
-  out = {}
-  for name in requests[0]:
-    arrays = [r[name] for r in requests]
-    longest = np.max([a.shape[1:] for a in arrays], axis=0)
-    padded = []
-    for array in arrays:
-      missing = [(0, 0)] + [(0, int(m - d)) for m, d in
-                            zip(longest, array.shape[1:])]
-      if any(after for _, after in missing):
-        array = np.pad(array, missing, constant_values=_pad_value(array))
-      padded.append(array)
-    out[name] = np.concatenate(padded)
-  return out
+  return {name: _pad_and_concatenate([r[name] for r in requests])
+          for name in requests[0]}
 
 
 def _cut(size: int, padded: Optional[int], own: Optional[int]) -> int:
@@ -57,7 +72,7 @@ def _cut(size: int, padded: Optional[int], own: Optional[int]) -> int:
   return own if size == padded else min(own, size)
 
 
-def split(outputs: Arrays, requests: Sequence[Arrays],
+def split(outputs: Arrays, requests: Sequence[Inputs],
           candidates: Optional[str] = signature_lib.CANDIDATES_INPUT
           ) -> List[Dict[str, np.ndarray]]:
   """Each request's rows of the batch's outputs, cut back to its size.
@@ -96,13 +111,13 @@ class SignatureBatcher:
     self._batcher = batching.Batcher(self._run, parameters)
 
   @staticmethod
-  def _run(key: Hashable, requests: List[Arrays]
+  def _run(key: Hashable, requests: List[Inputs]
            ) -> List[Dict[str, np.ndarray]]:
     signature, output_filter = key
     outputs = signature.run(merge(requests), output_filter)
     return split(outputs, requests)
 
-  def run(self, signature: signature_lib.Signature, inputs: Arrays,
+  def run(self, signature: signature_lib.Signature, inputs: Inputs,
           output_filter: Sequence[str] = ()) -> Dict[str, np.ndarray]:
     """Runs decoded inputs in a batch of their signature's calls; the outputs.
 

@@ -103,6 +103,8 @@ class Signature:
           f"{shape[-1]} candidates in {name!r}, more than the server's "
           f"limit of {max_candidates}")
     elements = math.prod(shape)
+    if spec.dtype == tf.string and proto.tensor_content:
+      return shape  # Decoding checks the count (tensors.to_input).
     values = _num_values(proto, spec.dtype)
     if values != elements:
       held = ("bytes that are not whole values" if values is None
@@ -113,8 +115,12 @@ class Signature:
     return shape
 
   def decode(self, tensors: Mapping[str, tensor_pb2.TensorProto],
-             max_candidates: Optional[int] = None) -> Dict[str, np.ndarray]:
-    """Checks request tensors against the signature; their arrays.
+             max_candidates: Optional[int] = None
+             ) -> Dict[str, Union[np.ndarray, tf.Tensor]]:
+    """Checks request tensors against the signature; their values.
+
+    Each input's values are an array, or a tensor for a large string input
+    sent as tensor_content (tensors.to_input).
 
     Raises:
       errors.ServingError: INVALID_ARGUMENT for missing or extra inputs, a
@@ -136,7 +142,7 @@ class Signature:
     out = {}
     for name, proto in tensors.items():
       try:
-        out[name] = tensors_lib.to_array(proto)
+        out[name] = tensors_lib.to_input(proto)
       except (ValueError, TypeError) as e:
         raise errors.invalid_argument(
             f"input {name!r} could not be decoded: {e}") from e

@@ -7,6 +7,7 @@ import time
 import grpc
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from serving import batched
 from serving import batching
@@ -206,6 +207,25 @@ def test_merge_pads_each_axis_to_the_longest_and_concatenates():
   numbers = batched.merge([{"x": np.array([[1.5]])},
                            {"x": np.array([[2.5, 3.5]])}])
   assert numbers["x"].tolist() == [[1.5, 0.0], [2.5, 3.5]]
+
+
+def test_merge_of_large_inputs_pads_with_tensorflow_ops():
+  rng = np.random.default_rng(1)
+  ids = [np.array([[b"%d" % v for v in row] for row in rng.integers(
+      0, 99, size)], dtype=object) for size in ((1, 3000), (2, 2500))]
+  scores = [rng.normal(size=(1, 3000)), rng.normal(size=(2, 2500))]
+  requests = [{"ids": tf.constant(i), "x": tf.constant(x)}
+              for i, x in zip(ids, scores)]
+  merged = batched.merge(requests)
+  expected_ids = np.full((3, 3000), b"", dtype=object)
+  expected_ids[:1] = ids[0]
+  expected_ids[1:, :2500] = ids[1]
+  expected_x = np.zeros((3, 3000))
+  expected_x[:1] = scores[0]
+  expected_x[1:, :2500] = scores[1]
+  assert isinstance(merged["ids"], tf.Tensor)
+  assert merged["ids"].numpy().tolist() == expected_ids.tolist()
+  np.testing.assert_array_equal(merged["x"].numpy(), expected_x)
 
 
 def test_split_cuts_candidate_and_top_k_axes_back_to_each_request():

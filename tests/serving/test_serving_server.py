@@ -16,6 +16,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from models import serving as model_serving
 from serving import client as client_lib
 from serving import config as config_lib
+from serving import tensors
 from serving import warmup
 from testing import serving as serving_testing
 
@@ -141,14 +142,47 @@ def test_malformed_tensors_are_invalid_arguments(shared_server, requests,
   request = client_lib.predict_request(
       _MODEL, client_lib.rank_inputs(requests[:1]))
   candidates = request.inputs["candidate_item_ids"]
-  del candidates.tensor_shape.dim[:]
-  for size in shape:
-    candidates.tensor_shape.dim.add().size = size
-  with grpc.insecure_channel(shared_server.target) as channel:
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    code, details = _code(lambda: stub.Predict(request, timeout=30))
+  # As tf.make_tensor_proto writes strings, one value each.
+  candidates.CopyFrom(tensors.to_proto(tensors.to_array(candidates)))
+  _set_shape(candidates, shape)
+  code, details = _predict_raw(shared_server, request)
   assert code == grpc.StatusCode.INVALID_ARGUMENT
   assert details == message
+
+
+@pytest.mark.parametrize("cut", [0, 1, -1])
+def test_string_content_that_does_not_fit_the_shape_is_an_invalid_argument(
+    shared_server, requests, cut):
+  request = client_lib.predict_request(
+      _MODEL, client_lib.rank_inputs(requests[:1]))
+  candidates = request.inputs["candidate_item_ids"]
+  candidates.CopyFrom(tensors.to_proto(tensors.to_array(candidates),
+                                       strings_as_content=True))
+  if cut:  # A byte more or fewer than the lengths say.
+    candidates.tensor_content = (candidates.tensor_content[:cut] if cut < 0
+                                 else candidates.tensor_content + b"x")
+  else:  # One string more in the shape than in the content.
+    _set_shape(candidates, [1, candidates.tensor_shape.dim[1].size + 1])
+  code, details = _predict_raw(shared_server, request)
+  assert code == grpc.StatusCode.INVALID_ARGUMENT
+  size = candidates.tensor_shape.dim[1].size
+  assert details == (
+      f"input 'candidate_item_ids' could not be decoded: its "
+      f"{len(candidates.tensor_content)} bytes of tensor_content are not "
+      f"{size} strings (each length as a varint, then the bytes)")
+
+
+def _set_shape(proto, shape):
+  del proto.tensor_shape.dim[:]
+  for size in shape:
+    proto.tensor_shape.dim.add().size = size
+
+
+def _predict_raw(server, request):
+  """(code, details) of a PredictRequest sent as it is."""
+  with grpc.insecure_channel(server.target) as channel:
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    return _code(lambda: stub.Predict(request, timeout=30))
 
 
 def test_metadata_returns_the_signature_defs(shared_server):

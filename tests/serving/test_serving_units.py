@@ -1,6 +1,7 @@
 """Pieces of the server and client without a model: error mapping, version folders, request building."""
 
 import os
+import re
 
 import grpc
 import numpy as np
@@ -61,6 +62,7 @@ def test_predict_request_uses_only_standard_fields():
   proto = request.inputs["candidate_item_ids"]
   assert proto.dtype == tf.string.as_datatype_enum
   assert [d.size for d in proto.tensor_shape.dim] == [1, 1]
+  assert tf.make_ndarray(proto).tolist() == [[b"a"]]
   assert tf.make_ndarray(request.inputs["age_bucket"]).tolist() == [-1]
 
 
@@ -136,3 +138,97 @@ def test_tensorflows_tensor_protos_are_read_as_make_ndarray_reads_them(
 def test_a_string_tensor_of_other_values_is_refused():
   with pytest.raises(TypeError, match="expected bytes, int found"):
     tensors.to_proto(np.array([b"a", 1], dtype=object))
+
+
+def test_strings_as_content_are_tensorflows_own_encoding():
+  # By hand: each length as a varint (200 is 0xc8 0x01), then the bytes.
+  long = b"z" * 200
+  array = np.array([[b"a", b""], [b"bc", long]], dtype=object)
+  proto = tensors.to_proto(array, strings_as_content=True)
+  assert not proto.string_val
+  assert proto.tensor_content == b"\x01\x00\x02\xc8\x01abc" + long
+  assert [d.size for d in proto.tensor_shape.dim] == [2, 2]
+
+
+def _strings(n, seed=0, longest=20):
+  rng = np.random.default_rng(seed)
+  return [bytes(rng.integers(0, 256, rng.integers(0, longest + 1)).astype(
+      np.uint8)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("array", [
+    np.array([[b"u1"], [b"\xff\x00"]], dtype=object),
+    np.array(b"q", dtype=object),
+    np.array([[b"a" * 300, b"b"]], dtype=object),  # A 2-byte length.
+    np.array([_strings(1000)], dtype=object),
+    np.array([_strings(5000)], dtype=object),  # Decoded by TensorFlow.
+    np.array([_strings(5000, longest=300)], dtype=object),
+], ids=["small", "scalar", "long-small", "1000", "5000", "long-5000"])
+def test_strings_as_content_read_back_in_tensorflow_and_here(array):
+  proto = tensors.to_proto(array, strings_as_content=True)
+  values = lambda tensor: np.array(tensor, dtype=object).tolist()
+  # TensorFlow's C++ reader (Tensor::FromProto, which TF Serving uses).
+  parsed = tf.io.parse_tensor(proto.SerializeToString(), tf.string)
+  assert values(parsed.numpy()) == array.tolist()
+  decoded = tensors.to_array(proto)
+  assert decoded.dtype == object and decoded.tolist() == array.tolist()
+  as_input = tensors.to_input(proto)
+  if array.size > tensors.LARGE_STRINGS:
+    assert as_input.dtype == tf.string
+    as_input = as_input.numpy()
+  assert values(as_input) == array.tolist()
+
+
+def test_many_strings_are_decoded_by_one_tensorflow_op(monkeypatch):
+  calls = []
+  parse_tensor = tf.io.parse_tensor
+
+  def spy(serialized, out_type):
+    calls.append(out_type)
+    return parse_tensor(serialized, out_type)
+
+  monkeypatch.setattr(tensors.tf.io, "parse_tensor", spy)
+  monkeypatch.setattr(tensors.np, "fromiter", None)  # No value in Python.
+  many = np.array([_strings(tensors.LARGE_STRINGS + 1)], dtype=object)
+  assert tensors.to_input(tensors.to_proto(
+      many, strings_as_content=True)).shape == many.shape
+  assert calls == [tf.string]
+  fewer = np.array([_strings(tensors.LARGE_STRINGS)], dtype=object)
+  assert tensors.to_input(tensors.to_proto(
+      fewer, strings_as_content=True)).tolist() == fewer.tolist()
+  assert calls == [tf.string]  # Decoded in Python.
+
+
+def test_the_client_sends_many_strings_as_content():
+  n = tensors.LARGE_STRINGS + 1
+  request = client_lib.predict_request("m", client_lib.rank_inputs([
+      client_lib.RankRequest("u", "q", [f"i{i}" for i in range(n)])]))
+  candidates = request.inputs["candidate_item_ids"]
+  assert candidates.tensor_content and not candidates.string_val
+  assert tf.io.parse_tensor(candidates.SerializeToString(), tf.string
+                            ).numpy()[0, -1] == f"i{n - 1}".encode()
+  assert request.inputs["user_id"].string_val == [b"u"]
+
+
+@pytest.mark.parametrize("values, content", [
+    ([b"ab", b"c"], b"\x02\x01abcd"),  # A byte more than the lengths say.
+    ([b"ab", b"c"], b"\x02\x01ab"),  # Fewer.
+    ([b"ab", b"c"], b"\x02"),  # Not even the lengths.
+    ([b"a" * 300] * 2, b"\xac\x02\xac\x02" + b"a" * 599),  # TensorFlow's check.
+], ids=["extra", "short", "no-bytes", "long"])
+def test_string_content_that_does_not_fit_is_refused(values, content):
+  proto = tensors.to_proto(np.array(values, dtype=object),
+                           strings_as_content=True)
+  proto.tensor_content = content
+  message = (f"its {len(content)} bytes of tensor_content are not 2 strings "
+             "(each length as a varint, then the bytes)")
+  with pytest.raises(ValueError, match=re.escape(message)):
+    tensors.to_input(proto)
+  with pytest.raises(ValueError, match=re.escape(message)):
+    tensors.to_array(proto)
+
+
+def test_strings_as_content_refuse_values_other_than_bytes():
+  with pytest.raises(TypeError):
+    tensors.to_proto(np.array([b"a", "b"], dtype=object),
+                     strings_as_content=True)

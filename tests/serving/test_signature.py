@@ -8,6 +8,7 @@ from tensorflow.core.framework import tensor_pb2
 
 from serving import errors
 from serving import signature as signature_lib
+from serving import tensors
 
 _INPUTS = {"user_id": tf.TensorSpec([None], tf.string, name="user_id"),
            "age": tf.TensorSpec([None], tf.int64, name="age"),
@@ -107,3 +108,23 @@ def test_a_negative_dimension_is_refused(signature, shape):
   assert _refused(signature, tensors) == (
       "input 'history' has a negative dimension: "
       f"[{', '.join(map(str, shape))}]")
+
+
+def test_strings_as_content_are_checked_then_decoded(signature):
+  as_content = lambda values: tensors.to_proto(
+      np.array(values, dtype=object), strings_as_content=True)
+  request = {**_good(batch=2), "user_id": as_content([b"u", b"v"]),
+             "history": as_content([[b"a", b"b"], [b"c", b""]])}
+  inputs = signature.decode(request)
+  assert inputs["user_id"].tolist() == [b"u", b"v"]
+  assert inputs["history"].tolist() == [[b"a", b"b"], [b"c", b""]]
+  assert signature.run(inputs)["n"] == 8
+  message = _refused(signature, {**request, "history": as_content([b"a"])})
+  assert message == ("input 'history' of signature 's' must have shape "
+                     "[?, ?] (rank 2), got [1]")
+  wrong_count = as_content([[b"a", b"b"], [b"c", b""]])
+  wrong_count.tensor_shape.dim[1].size = 3
+  message = _refused(signature, {**request, "history": wrong_count})
+  # 4 lengths of one byte and "abc".
+  assert message.startswith("input 'history' could not be decoded: its 7 "
+                            "bytes of tensor_content are not 6 strings")
