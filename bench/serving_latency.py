@@ -4,13 +4,17 @@ Trains and exports a small coarse ranker on synthetic logs (or takes a
 pushed model folder), starts `coarse-rank serve` in its own process on
 loopback, and sends requests of 1 user x N candidates (5% unknown ids;
 N = 1,000 and 10,000 by default) from 1, 4 and 16 concurrent clients
-(threads, one connection each) for a fixed time each. Every mode starts
+(threads, one connection each). The modes take turns: at each number of
+clients every mode runs `--rounds` times for `--seconds / --rounds`, one
+after the other, and its latencies are pooled, so that load from other
+work on a shared machine falls on all modes alike. Every mode starts
 from the same arrays (`rank_inputs` of the requests, built before timing):
 a gRPC or REST latency is one `predict` call end to end (encoding the
 arrays, the transport, the server's checks and signature call, decoding
 the outputs), an in-process one is the signature called on them.
 
-Measured in the same run and on the same requests:
+Measured in the same run and on the same requests, both servers running
+throughout:
 - the serving_default signature of the same SavedModel called in this
   process (no server), with as many threads;
 - gRPC, the server started without batching (`RankingClient`);
@@ -25,7 +29,7 @@ p99 with one client, and with 16 clients and batching at least 0.8x the
 in-process throughput, at each N.
 
     python bench/serving_latency.py [--model-base-path DIR --logs DIR]
-        [--seconds 10] [--candidates 1000 10000]
+        [--seconds 10] [--rounds 5] [--candidates 1000 10000]
         [--batching-parameters-file bench/serving_batching.txt]
 """
 
@@ -41,7 +45,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -66,16 +70,17 @@ IN_PROCESS = "in-process signature"
 GRPC = "gRPC"
 GRPC_BATCHED = "gRPC, batching"
 REST = "REST"
+_MODES = (IN_PROCESS, GRPC, REST, GRPC_BATCHED)  # The table's order.
 
 Row = Tuple[str, int, int, Tuple[float, float, float]]
 
 
 def _measure(call: Callable[[int, int], None], threads: int,
-             seconds: float) -> Tuple[float, float, float]:
+             seconds: float) -> Tuple[List[float], float]:
   """Runs `call(thread, i)` in `threads` threads for `seconds`.
 
   Returns:
-    p50 and p99 latency (ms) and QPS.
+    the latency of every call (s) and the time they ran in (s).
   """
   latencies: List[List[float]] = [[] for _ in range(threads)]
   stop = threading.Event()
@@ -88,8 +93,6 @@ def _measure(call: Callable[[int, int], None], threads: int,
       latencies[t].append(time.perf_counter() - start)
       i += 1
 
-  for t in range(threads):  # Warm up every thread's path first.
-    call(t, 0)
   pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
   start = time.perf_counter()
   for thread in pool:
@@ -99,9 +102,33 @@ def _measure(call: Callable[[int, int], None], threads: int,
   for thread in pool:
     thread.join()
   elapsed = time.perf_counter() - start
-  flat = np.array([x for per_thread in latencies for x in per_thread]) * 1e3
-  return (float(np.percentile(flat, 50)), float(np.percentile(flat, 99)),
-          len(flat) / elapsed)
+  return [x for per_thread in latencies for x in per_thread], elapsed
+
+
+def _alternating(calls: Mapping[str, Callable[[int, int], None]],
+                 threads: int, seconds: float, rounds: int
+                 ) -> Dict[str, Tuple[float, float, float]]:
+  """Each mode's p50 and p99 (ms) and QPS, the modes taking turns.
+
+  Each mode runs `rounds` times `seconds / rounds`, in turn with the
+  others, and its latencies are pooled: load from other work on the
+  machine falls on every mode alike, not on whichever ran at that time.
+  """
+  for call in calls.values():  # Warm up every thread's path first.
+    for t in range(threads):
+      call(t, 0)
+  samples = {mode: ([], 0.0) for mode in calls}
+  for _ in range(rounds):
+    for mode, call in calls.items():
+      latencies, elapsed = _measure(call, threads, seconds / rounds)
+      pooled, total = samples[mode]
+      samples[mode] = (pooled + latencies, total + elapsed)
+  out = {}
+  for mode, (latencies, elapsed) in samples.items():
+    ms = np.array(latencies) * 1e3
+    out[mode] = (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)),
+                 len(ms) / elapsed)
+  return out
 
 
 def _start_server(base_path: str, log: str, extra: Sequence[str]
@@ -122,47 +149,17 @@ def _start_server(base_path: str, log: str, extra: Sequence[str]
   return process, *(line.strip().rsplit(" ", 1)[1] for line in lines)
 
 
-def _client_rows(mode: str, make_client: Callable[[], Any],
-                 concurrency: Sequence[int], inputs, seconds: float
-                 ) -> List[Tuple[str, int, tuple]]:
-  """(mode, clients, figures) of `predict` calls from each number of clients."""
-  clients = [make_client() for _ in range(max(concurrency))]
-  try:
+def _client_calls(clients: Sequence[Any], inputs
+                  ) -> Callable[[int, int], None]:
+  def call(t, i):
+    clients[t].predict(inputs[i % len(inputs)])
 
-    def call(t, i):
-      clients[t].predict(inputs[i % len(inputs)])
-
-    return [(mode, c, _measure(call, c, seconds)) for c in concurrency]
-  finally:
-    for client in clients:
-      client.close()
-
-
-def _over_server(base_path: str, log: str, extra: Sequence[str],
-                 inputs, seconds: float, grpc_mode: str,
-                 with_rest: bool) -> List[Tuple[str, int, tuple]]:
-  """(mode, clients, figures) of gRPC (and REST) calls to one server."""
-  process, target, rest_target = _start_server(base_path, log, extra)
-  try:
-    with client_lib.RankingClient(target) as client:
-      client.wait_until_available(timeout=120)
-    rows = _client_rows(
-        grpc_mode, lambda: client_lib.RankingClient(target, timeout=60),
-        _CONCURRENCY, inputs, seconds)
-    if with_rest:
-      rows += _client_rows(
-          REST, lambda: rest_client.RestRankingClient(rest_target,
-                                                      timeout=60),
-          _REST_CONCURRENCY, inputs, seconds)
-  finally:
-    process.terminate()
-    process.wait(timeout=60)
-  return rows
+  return call
 
 
 def _measure_size(args, base_path: str, logs: str, newest: str,
                   num_candidates: int, work: str) -> List[Row]:
-  """Every mode's rows at one candidate count."""
+  """Every mode's rows at one candidate count, the modes taking turns."""
   requests = serving_testing.sample_requests(logs, _NUM_REQUESTS,
                                              num_candidates)
   serve = tf.saved_model.load(newest).signatures[
@@ -172,16 +169,42 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
   def in_process(_, i):
     serve(**{k: tf.constant(v) for k, v in inputs[i % len(inputs)].items()})
 
-  rows = [(IN_PROCESS, c, _measure(in_process, c, args.seconds))
-          for c in _CONCURRENCY]
-  rows += _over_server(base_path, os.path.join(work, "server.log"), [],
-                       inputs, args.seconds, GRPC, with_rest=True)
-  rows += _over_server(
+  plain, target, rest_target = _start_server(
+      base_path, os.path.join(work, "server.log"), [])
+  batching, batching_target, _ = _start_server(
       base_path, os.path.join(work, "batching-server.log"),
       ["--enable_batching", "--batching_parameters_file",
-       args.batching_parameters_file], inputs, args.seconds, GRPC_BATCHED,
-      with_rest=False)
-  return [(mode, num_candidates, c, figures) for mode, c, figures in rows]
+       args.batching_parameters_file])
+  clients: Dict[str, List[Any]] = {}
+  try:
+    for server in (target, batching_target):
+      with client_lib.RankingClient(server) as client:
+        client.wait_until_available(timeout=120)
+    most = max(_CONCURRENCY)
+    clients[GRPC] = [client_lib.RankingClient(target, timeout=60)
+                     for _ in range(most)]
+    clients[GRPC_BATCHED] = [
+        client_lib.RankingClient(batching_target, timeout=60)
+        for _ in range(most)]
+    clients[REST] = [rest_client.RestRankingClient(rest_target, timeout=60)
+                     for _ in range(max(_REST_CONCURRENCY))]
+    rows = []
+    for concurrency in _CONCURRENCY:
+      calls = {IN_PROCESS: in_process}
+      calls.update({mode: _client_calls(clients[mode], inputs)
+                    for mode in (GRPC, GRPC_BATCHED)})
+      if concurrency in _REST_CONCURRENCY:
+        calls[REST] = _client_calls(clients[REST], inputs)
+      figures = _alternating(calls, concurrency, args.seconds, args.rounds)
+      rows += [(mode, num_candidates, concurrency, figures[mode])
+               for mode in calls]
+  finally:
+    for client in (c for per_mode in clients.values() for c in per_mode):
+      client.close()
+    for process in (plain, batching):
+      process.terminate()
+      process.wait(timeout=60)
+  return sorted(rows, key=lambda row: (_MODES.index(row[0]), row[2]))
 
 
 def _figures(rows: Sequence[Row], mode: str, candidates: int, clients: int):
@@ -196,8 +219,8 @@ def _verdict(ok: bool) -> str:
 
 def report(rows: Sequence[Row], seconds: float) -> str:
   """The table of every row, then the targets as ratios."""
-  lines = [f"{seconds:g} s per row, {os.cpu_count()} CPUs; latency of one "
-           "request end to end",
+  lines = [f"{seconds:g} s per row in turns, {os.cpu_count()} CPUs; "
+           "latency of one request end to end",
            f"{'mode':<22}{'candidates':>11}{'clients':>8}{'p50 ms':>9}"
            f"{'p99 ms':>9}{'QPS':>9}"]
   for mode, candidates, clients, (p50, p99, qps) in rows:
@@ -229,6 +252,10 @@ def main() -> None:
                                      "(for realistic requests)")
   parser.add_argument("--seconds", type=float, default=10.0,
                       help="measuring time per row (default: %(default)s)")
+  parser.add_argument("--rounds", type=int, default=5,
+                      help="turns each mode takes, alternating with the "
+                           "others, each of --seconds / --rounds "
+                           "(default: %(default)s)")
   parser.add_argument("--candidates", type=int, nargs="+",
                       default=[1_000, 10_000],
                       help="candidates per request, one table part each "
