@@ -52,9 +52,9 @@ class WorkerPool:
   def address(self) -> str:
     return f"localhost:{self.port}"
 
-  def beam_args(self) -> List[str]:
-    """PortableRunner options: embedded job server, this pool's workers."""
-    return ["--runner=PortableRunner", "--job_endpoint=embed",
+  def beam_args(self, job_endpoint: str = "embed") -> List[str]:
+    """PortableRunner options: this pool's workers, the job server's endpoint (default: embedded in the driver)."""
+    return ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
             "--environment_type=EXTERNAL",
             f"--environment_config={self.address}"]
 
@@ -124,6 +124,36 @@ def _environment(record_dir: str) -> dict:
 
 
 @contextlib.contextmanager
+def _service(command: List[str], port: int, log_path: str, env: dict,
+             startup_timeout: float) -> Iterator[subprocess.Popen]:
+  """Runs `command` in a new session until the block ends; waits until it listens.
+
+  Raises:
+    WorkerPoolError: it exited or did not listen on `port` within
+      `startup_timeout` (its log is in the message); it is stopped.
+  """
+  with open(log_path, "w") as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               env=env, start_new_session=True)
+  try:
+    deadline = time.monotonic() + startup_timeout
+    while not _listening(port):
+      if process.poll() is not None:
+        raise WorkerPoolError(
+            f"{shlex.join(command)} exited with status {process.returncode} "
+            f"before it listened on port {port}; its log ({log_path}):\n"
+            f"{_tail(log_path)}")
+      if time.monotonic() > deadline:
+        raise WorkerPoolError(
+            f"{shlex.join(command)} did not listen on port {port} within "
+            f"{startup_timeout} s; its log ({log_path}):\n{_tail(log_path)}")
+      time.sleep(0.1)
+    yield process
+  finally:
+    _stop(process)
+
+
+@contextlib.contextmanager
 def worker_pool(work_dir: str, python: str = sys.executable,
                 startup_timeout: float = STARTUP_TIMEOUT_S
                 ) -> Iterator[WorkerPool]:
@@ -150,25 +180,50 @@ def worker_pool(work_dir: str, python: str = sys.executable,
   port = _free_port()
   command = [python, "-m", "apache_beam.runners.worker.worker_pool_main",
              f"--service_port={port}", f"--container_executable={boot}"]
-  with open(log_path, "w") as log:
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               env=_environment(record_dir),
-                               start_new_session=True)
-  try:
-    deadline = time.monotonic() + startup_timeout
-    while not _listening(port):
-      if process.poll() is not None:
-        raise WorkerPoolError(
-            f"the Beam worker pool ({shlex.join(command)}) exited with "
-            f"status {process.returncode} before it listened on port "
-            f"{port}; its log ({log_path}):\n{_tail(log_path)}")
-      if time.monotonic() > deadline:
-        raise WorkerPoolError(
-            f"the Beam worker pool ({shlex.join(command)}) did not listen "
-            f"on port {port} within {startup_timeout} s; its log "
-            f"({log_path}):\n{_tail(log_path)}")
-      time.sleep(0.1)
+  with _service(command, port, log_path, _environment(record_dir),
+                startup_timeout) as process:
     yield WorkerPool(pid=process.pid, port=port, log_path=log_path,
                      record_dir=record_dir)
-  finally:
-    _stop(process)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobServer:
+  """A running Beam job server (the portable runner's, out of the driver).
+
+  Attributes:
+    pid: its process id.
+    port: the job API's port (localhost).
+    log_path: its stderr.
+  """
+  pid: int
+  port: int
+  log_path: str
+
+  @property
+  def endpoint(self) -> str:
+    return f"localhost:{self.port}"
+
+
+@contextlib.contextmanager
+def job_server(work_dir: str, python: str = sys.executable,
+               startup_timeout: float = STARTUP_TIMEOUT_S
+               ) -> Iterator[JobServer]:
+  """Runs Beam's local job server in a process of its own during the block.
+
+  The job server runs each submitted pipeline (Beam's FnApiRunner, which
+  holds the data passed between fused stages) outside the process that
+  submitted it, as a cluster's job server does; its workers are the
+  environment's (e.g. a worker_pool, `--environment_type=EXTERNAL`).
+
+  Raises:
+    WorkerPoolError: it exited or did not listen within `startup_timeout`.
+  """
+  log_path = os.path.join(work_dir, "job_server.log")
+  port = _free_port()
+  command = [python, "-m",
+             "apache_beam.runners.portability.local_job_service_main",
+             f"--port={port}",
+             f"--staging_dir={os.path.join(work_dir, 'job_staging')}"]
+  with _service(command, port, log_path, _environment(work_dir),
+                startup_timeout) as process:
+    yield JobServer(pid=process.pid, port=port, log_path=log_path)

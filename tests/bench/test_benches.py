@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -70,6 +71,17 @@ def test_pipeline():
   out = _bench("pipeline.py", "--requests", "300", "--train-steps", "3",
                "--beam-mode", "in_memory")
   assert "whole run" in out and "HitrateValidator" in out
+  assert "of the job server - MB" in out  # In the run's process.
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_pipeline_with_the_runner_out_of_process():
+  out = _bench("pipeline.py", "--requests", "300", "--train-steps", "3",
+               "--runner", "portable")
+  job_server_mb = re.search(r"of the job server ([\d,]+) MB", out)
+  assert job_server_mb and int(job_server_mb[1].replace(",", "")) > 0, out
+  assert re.search(r"\nTransform +\d+ / [\d,]+ / [\d,]+ / [\d,]+\n", out)
 
 
 @pytest.mark.slow

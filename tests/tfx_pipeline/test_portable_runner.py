@@ -270,3 +270,15 @@ def test_worker_pool_listens_and_stops(tmp_path, monkeypatch):
     assert pool.beam_args()[-1] == f"--environment_config={pool.address}"
     assert pool.workers() == []
   assert not _running(pool.pid)
+
+
+def test_job_server_listens_and_stops(tmp_path, monkeypatch):
+  started = _popen_recorder(monkeypatch)
+  with beam_workers.job_server(str(tmp_path)) as jobs:
+    assert started[0].pid == jobs.pid and started[0].poll() is None
+    with socket.create_connection(("localhost", jobs.port)):
+      pass
+    assert beam_workers.WorkerPool(1, 2, "", "").beam_args(
+        job_endpoint=jobs.endpoint)[:2] == [
+            "--runner=PortableRunner", f"--job_endpoint=localhost:{jobs.port}"]
+  assert not _running(jobs.pid)
