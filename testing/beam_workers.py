@@ -26,6 +26,8 @@ from testing import beam_boot
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+# Longer than any Beam job of a run (see WorkerPool.beam_args).
+JOB_SERVER_TIMEOUT_S = 24 * 3600
 _LOG_TAIL_CHARS = 3000
 
 
@@ -53,8 +55,14 @@ class WorkerPool:
     return f"localhost:{self.port}"
 
   def beam_args(self, job_endpoint: str = "embed") -> List[str]:
-    """PortableRunner options: this pool's workers, the job server's endpoint (default: embedded in the driver)."""
+    """PortableRunner options: this pool's workers, the job server's endpoint (default: embedded in the driver).
+
+    Beam's PortableRunner watches a job's state through a stream that ends
+    after --job_server_timeout (default 60 s), failing any longer job with
+    DEADLINE_EXCEEDED (apache/beam issue 35867): the timeout is raised.
+    """
     return ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
+            f"--job_server_timeout={JOB_SERVER_TIMEOUT_S}",
             "--environment_type=EXTERNAL",
             f"--environment_config={self.address}"]
 
