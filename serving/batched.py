@@ -21,7 +21,8 @@ from serving import errors
 from serving import signature as signature_lib
 
 Arrays = Mapping[str, np.ndarray]
-# A request's decoded inputs (Signature.decode gives tensors).
+# A request's decoded inputs (Signature.decode: arrays, and tensors for
+# large string inputs sent as tensor_content).
 Inputs = Mapping[str, Union[tf.Tensor, np.ndarray]]
 
 

@@ -87,7 +87,7 @@ def to_proto(array: np.ndarray, strings_as_content: bool = False
     array: the values.
     strings_as_content: write strings as `tensor_content` (see the module
       docstring), not `string_val`; `tf.make_ndarray` cannot read them then,
-      TensorFlow's C++ and `to_array`/`to_tensor` can.
+      TensorFlow's C++ and `to_array`/`to_input` can.
 
   Returns:
     The proto; `tf.make_ndarray` gives the array back, unless it holds
