@@ -24,13 +24,12 @@ def _cli(*args):
 
 @pytest.mark.e2e
 def test_demo_pushes_a_model_the_server_answers_and_says_only_that(tmp_path):
-  # The README's main job on fewer requests and steps; its default Beam
-  # mode (DirectRunner with 2 worker processes).
+  # The README's main job, its defaults: 1,500 requests and 1,000 steps
+  # left the blessing to 1 or 2 of 54 eval purchases, and it failed once.
   out = str(tmp_path / "demo")
-  run = _cli("demo", "--out", out, "--requests", "1500", "--train-steps",
-             "1000")
+  run = _cli("demo", "--out", out)
   text = run.stdout
-  assert "decision on global hitrate@100: BLESSED" in text
+  assert "decision on global hitrate@100: BLESSED" in text, text
   assert "gRPC Predict:" in text
   top = [line for line in text.splitlines() if line.startswith("   1. ")]
   assert len(top) == 1
@@ -63,7 +62,7 @@ def test_demo_pushes_a_model_the_server_answers_and_says_only_that(tmp_path):
   # new input), a Beam executor that parses sys.argv, where absl took the
   # -v for its --verbosity before the CLI hid the arguments.
   again_run = _cli("-v", "run", "--logs", os.path.join(out, demo.LOGS),
-                   "--output", run_dir, "--train-steps", "1000")
+                   "--output", run_dir)
   assert " INFO absl: " in again_run.stderr
   assert len(again_run.stderr.splitlines()) > 3 * len(lines)
   assert "not pushed again: " in again_run.stdout
