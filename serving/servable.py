@@ -88,10 +88,10 @@ class Servable:
     """
     signature = self.signature(request.model_spec.signature_name)
     output_filter = list(request.output_filter)
+    if batcher is None:
+      return signature.call(request.inputs, max_candidates, output_filter)
     signature.check_output_filter(output_filter)
     inputs = signature.decode(request.inputs, max_candidates)
-    if batcher is None:
-      return signature.run(inputs, output_filter)
     return batcher.run(signature, inputs, output_filter)
 
   def response(self, request: predict_pb2.PredictRequest,

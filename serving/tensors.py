@@ -23,7 +23,7 @@ more to become a tensor; a few thousand or fewer cost less in Python.
 import itertools
 import math
 import sys
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -121,6 +121,56 @@ def to_proto(array: np.ndarray, strings_as_content: bool = False
 LARGE_STRINGS = 4096
 
 
+def _content_error(content: bytes, size: int) -> ValueError:
+  return ValueError(f"its {len(content)} bytes of tensor_content are not "
+                    f"{size} strings (each length as a varint, then the bytes)")
+
+
+def _one_byte_lengths(content: bytes, size: int) -> Optional[bytes]:
+  """The `size` lengths at the head of string content, if each is one byte.
+
+  Returns:
+    The lengths, checked against the content's size; None if some take
+    several bytes (not checked here).
+
+  Raises:
+    ValueError: fewer than `size` bytes, or one-byte lengths whose sum is
+      not the rest of the content.
+  """
+  head = content[:size]
+  if len(head) < size:
+    raise _content_error(content, size)
+  if not head.isascii():
+    return None
+  if size + int(np.frombuffer(head, np.uint8).sum()) != len(content):
+    raise _content_error(content, size)
+  return head
+
+
+def _parse_strings(proto: tensor_pb2.TensorProto, size: int) -> tf.Tensor:
+  """String content decoded by TensorFlow (ValueError if it cannot be)."""
+  try:
+    return tf.io.parse_tensor(tf.constant(proto.SerializeToString()),
+                              tf.string)
+  except tf.errors.InvalidArgumentError as e:
+    raise _content_error(proto.tensor_content, size) from e
+
+
+def check_string_content(proto: tensor_pb2.TensorProto) -> None:
+  """Checks string content holds its shape's number of strings, keeping none.
+
+  The check `to_input` makes; in Python when every length is one byte, else
+  by TensorFlow.
+
+  Raises:
+    ValueError: content that is not the shape's number of strings in
+      TensorFlow's encoding.
+  """
+  size = math.prod(d.size for d in proto.tensor_shape.dim)
+  if _one_byte_lengths(proto.tensor_content, size) is None:
+    _parse_strings(proto, size)
+
+
 def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
                     ) -> Union[np.ndarray, tf.Tensor]:
   """The values of a string TensorProto held as content.
@@ -135,23 +185,12 @@ def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
   """
   size = math.prod(shape)
   content = proto.tensor_content
-  error = (f"its {len(content)} bytes of tensor_content are not {size} "
-           "strings (each length as a varint, then the bytes)")
-  head = content[:size]
-  if len(head) < size:
-    raise ValueError(error)
-  if head.isascii():  # Every length is one byte: checked here.
-    if size + int(np.frombuffer(head, np.uint8).sum()) != len(content):
-      raise ValueError(error)
-    if size <= LARGE_STRINGS:
-      ends = list(itertools.accumulate(head, initial=size))
-      return np.array([content[a:b] for a, b in zip(ends, ends[1:])],
-                      dtype=object).reshape(shape)
-  try:
-    return tf.io.parse_tensor(tf.constant(proto.SerializeToString()),
-                              tf.string)
-  except tf.errors.InvalidArgumentError as e:
-    raise ValueError(error) from e
+  head = _one_byte_lengths(content, size)
+  if head is not None and size <= LARGE_STRINGS:
+    ends = list(itertools.accumulate(head, initial=size))
+    return np.array([content[a:b] for a, b in zip(ends, ends[1:])],
+                    dtype=object).reshape(shape)
+  return _parse_strings(proto, size)
 
 
 def to_input(proto: tensor_pb2.TensorProto) -> Union[np.ndarray, tf.Tensor]:

@@ -226,6 +226,17 @@ def test_string_content_that_does_not_fit_is_refused(values, content):
     tensors.to_input(proto)
   with pytest.raises(ValueError, match=re.escape(message)):
     tensors.to_array(proto)
+  with pytest.raises(ValueError, match=re.escape(message)):
+    tensors.check_string_content(proto)
+
+
+@pytest.mark.parametrize("values", [
+    [b"ab", b""], [b"a" * 300, b"b"], [b"x"] * (tensors.LARGE_STRINGS + 1)],
+    ids=["one-byte-lengths", "two-byte-length", "many"])
+def test_string_content_that_fits_passes_the_check(values):
+  proto = tensors.to_proto(np.array(values, dtype=object),
+                           strings_as_content=True)
+  tensors.check_string_content(proto)  # Raises if it does not fit.
 
 
 def test_strings_as_content_refuse_values_other_than_bytes():

@@ -1,4 +1,4 @@
-"""Signature.decode on a small signature: every input's dtype, shape, number of values and batch size is checked before the call."""
+"""Signature.decode and Signature.call on a small signature: every input's dtype, shape, number of values and batch size is checked before the call."""
 
 import grpc
 import numpy as np
@@ -20,7 +20,9 @@ class _Sizes(tf.Module):
   @tf.function(input_signature=[_INPUTS["user_id"], _INPUTS["age"],
                                 _INPUTS["history"]])
   def sizes(self, user_id, age, history):
-    return {"n": tf.size(user_id) + tf.size(age) + tf.size(history)}
+    return {"n": tf.size(user_id) + tf.size(age) + tf.size(history),
+            "age_sum": tf.reduce_sum(age),
+            "joined": tf.strings.reduce_join(history, axis=-1)}
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +41,61 @@ def _good(batch=1):
 
 
 def _refused(signature, tensors):
-  with pytest.raises(errors.ServingError) as error:
-    signature.decode(tensors)
-  assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
-  return error.value.message
+  """The message both decode and call refuse `tensors` with."""
+  messages = []
+  for read in (signature.decode, signature.call):
+    with pytest.raises(errors.ServingError) as error:
+      read(tensors)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    messages.append(error.value.message)
+  assert messages[0] == messages[1]
+  return messages[0]
 
 
 def test_a_valid_request_decodes(signature):
   inputs = signature.decode(_good(batch=2))
   assert inputs["history"].shape == (2, 2)
   assert signature.run(inputs)["n"] == 8
+
+
+def _expected(user_id, age, history):
+  """The signature's outputs, computed in NumPy."""
+  history = np.array(history, dtype=object)
+  return {"n": len(user_id) + len(age) + history.size,
+          "age_sum": int(np.sum(age)),
+          "joined": [b"".join(row) for row in history]}
+
+
+def _as_lists(outputs):
+  return {name: value.tolist() for name, value in outputs.items()}
+
+
+@pytest.mark.parametrize("as_content", [False, True])
+def test_call_parses_the_tensors_in_tensorflow(signature, monkeypatch,
+                                                as_content):
+  user_id, age = [b"u", b"v"], [3, 4]
+  history = [[b"a", b"bc"], [b"", "d\u00e9".encode()]]
+  request = {
+      "user_id": tensors.to_proto(np.array(user_id, dtype=object),
+                                  strings_as_content=as_content),
+      "age": tensors.to_proto(np.array(age, np.int64)),
+      "history": tensors.to_proto(np.array(history, dtype=object),
+                                  strings_as_content=as_content)}
+  expected = _expected(user_id, age, history)
+  assert _as_lists(signature.run(signature.decode(request))) == expected
+  # No value is read in Python.
+  monkeypatch.setattr(tensors, "to_array", None)
+  monkeypatch.setattr(tensors, "to_input", None)
+  assert _as_lists(signature.call(request)) == expected
+  assert _as_lists(signature.call(request, output_filter=["age_sum"])) == {
+      "age_sum": 7}
+
+
+def test_call_refuses_an_unknown_output(signature):
+  with pytest.raises(errors.ServingError) as error:
+    signature.call(_good(), output_filter=["n", "nope"])
+  assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+  assert "unknown outputs ['nope']" in error.value.message
 
 
 @pytest.mark.parametrize("name", sorted(_INPUTS))
@@ -93,6 +140,7 @@ def test_int64_values_are_counted_in_either_encoding(signature):
   for age in (_int64s([1], values=[7]),
               _int64s([1], content=np.array([7], np.int64).tobytes())):
     assert signature.decode({**_good(), "age": age})["age"].tolist() == [7]
+    assert signature.call({**_good(), "age": age})["age_sum"] == 7
 
 
 def test_content_that_is_not_whole_values_is_refused(signature):
@@ -119,6 +167,7 @@ def test_strings_as_content_are_checked_then_decoded(signature):
   assert inputs["user_id"].tolist() == [b"u", b"v"]
   assert inputs["history"].tolist() == [[b"a", b"b"], [b"c", b""]]
   assert signature.run(inputs)["n"] == 8
+  assert signature.call(request)["n"] == 8
   message = _refused(signature, {**request, "history": as_content([b"a"])})
   assert message == ("input 'history' of signature 's' must have shape "
                      "[?, ?] (rank 2), got [1]")
