@@ -85,8 +85,8 @@ def predict_request(model_name: str, inputs: Mapping[str, np.ndarray],
   elif version_label:
     request.model_spec.version_label = version_label
   for name, value in inputs.items():
-    # Many strings (candidate ids) as tensor_content, which the server
-    # decodes in TensorFlow (see serving/tensors.py).
+    # Many strings (candidate ids) as tensor_content, in TensorFlow's own
+    # encoding (see serving/tensors.py).
     request.inputs[name].CopyFrom(tensors.to_proto(
         value, strings_as_content=np.size(value) > tensors.LARGE_STRINGS))
   return request

@@ -3,7 +3,7 @@
 A JSON value becomes an array of the signature input's dtype when its values
 fit it (integers for an integer or float input, numbers for a float input,
 strings or {"b64": ...} for a string input); otherwise it keeps the dtype
-of its values (int64, float32, string, bool), so that Signature.decode
+of its values (int64, float32, string, bool), so that Signature.check
 refuses it with the same message as over gRPC. Outputs are written as TF
 Serving writes them: numbers as JSON numbers (-inf as -Infinity, which
 Python's and JavaScript's JSON parsers read), strings as text, or as

@@ -79,20 +79,21 @@ class Servable:
     Args:
       request: the request.
       max_candidates: the server's candidate limit, if any.
-      batcher: runs the call in a batch with concurrent ones, if given.
+      batcher: runs the call in a batch with concurrent ones, if given and
+        the signature is batchable.
 
     Raises:
-      errors.ServingError: an invalid request (see Signature.decode), or
+      errors.ServingError: an invalid request (see Signature.check_values), or
         UNAVAILABLE from the batcher.
       tf.errors.OpError: the signature's own checks failed.
     """
     signature = self.signature(request.model_spec.signature_name)
     output_filter = list(request.output_filter)
-    if batcher is None:
+    if batcher is None or not signature.batchable:
       return signature.call(request.inputs, max_candidates, output_filter)
+    signature.check_values(request.inputs, max_candidates)
     signature.check_output_filter(output_filter)
-    inputs = signature.decode(request.inputs, max_candidates)
-    return batcher.run(signature, inputs, output_filter)
+    return batcher.run(signature, request.inputs, output_filter)
 
   def response(self, request: predict_pb2.PredictRequest,
                outputs: Mapping[str, np.ndarray]

@@ -13,17 +13,15 @@ goes through TensorFlow's functions.
 Strings may also travel as `tensor_content`, in TensorFlow's own encoding
 (`Tensor::AsProtoTensorContent`: every length as a varint32, then the
 bytes one after the other), which TensorFlow's C++ (`Tensor::FromProto`, so
-TF Serving) reads like `string_val`. `to_input` decodes many of them in one
-TensorFlow op, without a Python object per value: 0.2 to 0.4 ms for 10,000
-ids, where `string_val` takes 0.6 ms to read into Python and 0.2 to 0.4 ms
-more to become a tensor; a few thousand or fewer cost less in Python.
-`tf.make_ndarray` cannot read them; `to_array` can.
+TF Serving) reads like `string_val`; so does the local server, which parses
+every request tensor in TensorFlow (serving/signature.py) after
+`check_string_content`. `tf.make_ndarray` cannot read them; `to_array` can.
 """
 
 import itertools
 import math
 import sys
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -87,7 +85,7 @@ def to_proto(array: np.ndarray, strings_as_content: bool = False
     array: the values.
     strings_as_content: write strings as `tensor_content` (see the module
       docstring), not `string_val`; `tf.make_ndarray` cannot read them then,
-      TensorFlow's C++ and `to_array`/`to_input` can.
+      TensorFlow's C++ and `to_array` can.
 
   Returns:
     The proto; `tf.make_ndarray` gives the array back, unless it holds
@@ -115,9 +113,9 @@ def to_proto(array: np.ndarray, strings_as_content: bool = False
   return proto
 
 
-# String tensors of more values than this held as content are decoded by
-# TensorFlow (`to_input`): one op costs 0.1 to 0.3 ms, less than 10,000
-# values in Python but more than a few thousand.
+# The client sends string tensors of more values than this as content. (When
+# the local server decoded requests in Python, a TensorFlow op decoding them
+# cost less than 10,000 values in Python but more than a few thousand.)
 LARGE_STRINGS = 4096
 
 
@@ -159,8 +157,7 @@ def _parse_strings(proto: tensor_pb2.TensorProto, size: int) -> tf.Tensor:
 def check_string_content(proto: tensor_pb2.TensorProto) -> None:
   """Checks string content holds its shape's number of strings, keeping none.
 
-  The check `to_input` makes; in Python when every length is one byte, else
-  by TensorFlow.
+  In Python when every length is one byte, else by TensorFlow.
 
   Raises:
     ValueError: content that is not the shape's number of strings in
@@ -172,12 +169,8 @@ def check_string_content(proto: tensor_pb2.TensorProto) -> None:
 
 
 def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
-                    ) -> Union[np.ndarray, tf.Tensor]:
-  """The values of a string TensorProto held as content.
-
-  Returns:
-    An object array of bytes, or a tensor decoded by TensorFlow if there are
-    more than LARGE_STRINGS values (or lengths of several bytes).
+                    ) -> np.ndarray:
+  """The values of a string TensorProto held as content, an object array.
 
   Raises:
     ValueError: content that is not the shape's number of strings in
@@ -186,25 +179,11 @@ def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
   size = math.prod(shape)
   content = proto.tensor_content
   head = _one_byte_lengths(content, size)
-  if head is not None and size <= LARGE_STRINGS:
-    ends = list(itertools.accumulate(head, initial=size))
-    return np.array([content[a:b] for a, b in zip(ends, ends[1:])],
-                    dtype=object).reshape(shape)
-  return _parse_strings(proto, size)
-
-
-def to_input(proto: tensor_pb2.TensorProto) -> Union[np.ndarray, tf.Tensor]:
-  """A request's input: its array (`to_array`), or a tensor for many strings.
-
-  Strings held as content, more than LARGE_STRINGS of them, are decoded by
-  TensorFlow into a tensor, without a Python object per value.
-
-  Raises:
-    ValueError, TypeError: a tensor that cannot be decoded.
-  """
-  if proto.dtype == _STRING and proto.tensor_content:
-    return _string_content(proto, [d.size for d in proto.tensor_shape.dim])
-  return to_array(proto)
+  if head is None:  # Lengths of several bytes: TensorFlow reads them.
+    return np.asarray(_parse_strings(proto, size).numpy(), dtype=object)
+  ends = list(itertools.accumulate(head, initial=size))
+  return np.array([content[a:b] for a, b in zip(ends, ends[1:])],
+                  dtype=object).reshape(shape)
 
 
 def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
@@ -216,9 +195,7 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
   shape = [d.size for d in proto.tensor_shape.dim]
   size = int(np.prod(shape, dtype=np.int64))
   if proto.dtype == _STRING and proto.tensor_content:
-    values = _string_content(proto, shape)
-    return (values if isinstance(values, np.ndarray)
-            else np.asarray(values.numpy(), dtype=object))
+    return _string_content(proto, shape)
   if proto.dtype == _STRING and len(proto.string_val) == size:
     return np.fromiter(proto.string_val, dtype=object,
                        count=len(proto.string_val)).reshape(shape)

@@ -1,4 +1,4 @@
-"""The batch queue with a fake run function, the batching parameters file, and the padding of merged requests."""
+"""The batch queue with a fake run function, the batching parameters file, and the outputs of a batch cut back to each request."""
 
 import os
 import threading
@@ -7,12 +7,12 @@ import time
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from serving import batched
 from serving import batching
 from serving import batching_config
 from serving import errors
+from serving import tensors
 
 
 _PARAMETERS_FILE = os.path.join(
@@ -166,17 +166,19 @@ class _SlowSignature:
     self.release = threading.Event()
     self.started = threading.Event()
 
-  def run(self, inputs, output_filter=()):
+  def call_batch(self, requests, output_filter=()):
     self.started.set()
     self.release.wait(10)
-    return {"scores": inputs["candidate_item_ids"].astype(np.float32)}
+    return {"scores": np.concatenate([tensors.to_array(
+        r["candidate_item_ids"]).astype(np.float32) for r in requests])}
 
 
 def test_a_full_queue_is_unavailable():
   signature = _SlowSignature()
   batcher = batched.SignatureBatcher(batching.Parameters(
       max_batch_size=1, num_batch_threads=1, max_enqueued_batches=1))
-  inputs = {"candidate_item_ids": np.array([[1, 2]], np.int64)}
+  inputs = {"candidate_item_ids": tensors.to_proto(
+      np.array([[1, 2]], np.int64))}
   first = threading.Thread(target=batcher.run, args=(signature, inputs))
   second = threading.Thread(target=batcher.run, args=(signature, inputs))
   first.start()
@@ -196,41 +198,8 @@ def test_a_full_queue_is_unavailable():
   assert "queue is full" in error.value.message
 
 
-def test_merge_pads_each_axis_to_the_longest_and_concatenates():
-  a = {"ids": np.array([[b"a"]], dtype=object), "n": np.array([1])}
-  b = {"ids": np.array([[b"b", b"c", b"d"], [b"e", b"f", b""]],
-                       dtype=object), "n": np.array([2, 3])}
-  merged = batched.merge([a, b])
-  assert merged["ids"].tolist() == [[b"a", b"", b""], [b"b", b"c", b"d"],
-                                    [b"e", b"f", b""]]
-  assert merged["n"].tolist() == [1, 2, 3]
-  numbers = batched.merge([{"x": np.array([[1.5]])},
-                           {"x": np.array([[2.5, 3.5]])}])
-  assert numbers["x"].tolist() == [[1.5, 0.0], [2.5, 3.5]]
-
-
-def test_merge_of_large_inputs_pads_with_tensorflow_ops():
-  rng = np.random.default_rng(1)
-  ids = [np.array([[b"%d" % v for v in row] for row in rng.integers(
-      0, 99, size)], dtype=object) for size in ((1, 3000), (2, 2500))]
-  scores = [rng.normal(size=(1, 3000)), rng.normal(size=(2, 2500))]
-  requests = [{"ids": tf.constant(i), "x": tf.constant(x)}
-              for i, x in zip(ids, scores)]
-  merged = batched.merge(requests)
-  expected_ids = np.full((3, 3000), b"", dtype=object)
-  expected_ids[:1] = ids[0]
-  expected_ids[1:, :2500] = ids[1]
-  expected_x = np.zeros((3, 3000))
-  expected_x[:1] = scores[0]
-  expected_x[1:, :2500] = scores[1]
-  assert isinstance(merged["ids"], tf.Tensor)
-  assert merged["ids"].numpy().tolist() == expected_ids.tolist()
-  np.testing.assert_array_equal(merged["x"].numpy(), expected_x)
-
-
 def test_split_cuts_candidate_and_top_k_axes_back_to_each_request():
-  requests = [{"candidate_item_ids": np.zeros((1, 2), object)},
-              {"candidate_item_ids": np.zeros((2, 5), object)}]
+  requests = [{"candidate_item_ids": [1, 2]}, {"candidate_item_ids": [2, 5]}]
   outputs = {  # A top K of at most 3: min(5, 3) in the batch.
       "scores": np.arange(15.0).reshape(3, 5),
       "top_k": np.arange(9).reshape(3, 3),
@@ -245,8 +214,7 @@ def test_split_cuts_candidate_and_top_k_axes_back_to_each_request():
 
 
 def test_split_without_candidates_only_splits_rows():
-  requests = [{"item_ids": np.zeros(1, object)},
-              {"item_ids": np.zeros(2, object)}]
+  requests = [{"item_ids": [1]}, {"item_ids": [2]}]
   first, second = batched.split({"emb": np.arange(6).reshape(3, 2)},
                                 requests)
   assert first["emb"].tolist() == [[0, 1]]

@@ -35,17 +35,17 @@ def mixed_requests(exported):
 
 
 def _record_batches(monkeypatch, running):
-  """The rows of each signature call of the server's serving_default."""
+  """The rows of each batched call of the server's serving_default."""
   signature = running.server.manager.model(_MODEL).servable().signature(
       model_serving.SERVING_DEFAULT)
   rows = []
-  real_run = signature.run
+  real_call_batch = signature.call_batch
 
-  def run(inputs, output_filter=()):
-    rows.append(len(inputs["user_id"]))
-    return real_run(inputs, output_filter)
+  def call_batch(requests, output_filter=()):
+    rows.append(sum(r["user_id"].tensor_shape.dim[0].size for r in requests))
+    return real_call_batch(requests, output_filter)
 
-  monkeypatch.setattr(signature, "run", run)
+  monkeypatch.setattr(signature, "call_batch", call_batch)
   return rows
 
 

@@ -161,7 +161,7 @@ def _strings(n, seed=0, longest=20):
     np.array(b"q", dtype=object),
     np.array([[b"a" * 300, b"b"]], dtype=object),  # A 2-byte length.
     np.array([_strings(1000)], dtype=object),
-    np.array([_strings(5000)], dtype=object),  # Decoded by TensorFlow.
+    np.array([_strings(5000)], dtype=object),
     np.array([_strings(5000, longest=300)], dtype=object),
 ], ids=["small", "scalar", "long-small", "1000", "5000", "long-5000"])
 def test_strings_as_content_read_back_in_tensorflow_and_here(array):
@@ -172,31 +172,7 @@ def test_strings_as_content_read_back_in_tensorflow_and_here(array):
   assert values(parsed.numpy()) == array.tolist()
   decoded = tensors.to_array(proto)
   assert decoded.dtype == object and decoded.tolist() == array.tolist()
-  as_input = tensors.to_input(proto)
-  if array.size > tensors.LARGE_STRINGS:
-    assert as_input.dtype == tf.string
-    as_input = as_input.numpy()
-  assert values(as_input) == array.tolist()
-
-
-def test_many_strings_are_decoded_by_one_tensorflow_op(monkeypatch):
-  calls = []
-  parse_tensor = tf.io.parse_tensor
-
-  def spy(serialized, out_type):
-    calls.append(out_type)
-    return parse_tensor(serialized, out_type)
-
-  monkeypatch.setattr(tensors.tf.io, "parse_tensor", spy)
-  monkeypatch.setattr(tensors.np, "fromiter", None)  # No value in Python.
-  many = np.array([_strings(tensors.LARGE_STRINGS + 1)], dtype=object)
-  assert tensors.to_input(tensors.to_proto(
-      many, strings_as_content=True)).shape == many.shape
-  assert calls == [tf.string]
-  fewer = np.array([_strings(tensors.LARGE_STRINGS)], dtype=object)
-  assert tensors.to_input(tensors.to_proto(
-      fewer, strings_as_content=True)).tolist() == fewer.tolist()
-  assert calls == [tf.string]  # Decoded in Python.
+  tensors.check_string_content(proto)  # Raises if it does not fit.
 
 
 def test_the_client_sends_many_strings_as_content():
@@ -223,20 +199,9 @@ def test_string_content_that_does_not_fit_is_refused(values, content):
   message = (f"its {len(content)} bytes of tensor_content are not 2 strings "
              "(each length as a varint, then the bytes)")
   with pytest.raises(ValueError, match=re.escape(message)):
-    tensors.to_input(proto)
-  with pytest.raises(ValueError, match=re.escape(message)):
     tensors.to_array(proto)
   with pytest.raises(ValueError, match=re.escape(message)):
     tensors.check_string_content(proto)
-
-
-@pytest.mark.parametrize("values", [
-    [b"ab", b""], [b"a" * 300, b"b"], [b"x"] * (tensors.LARGE_STRINGS + 1)],
-    ids=["one-byte-lengths", "two-byte-length", "many"])
-def test_string_content_that_fits_passes_the_check(values):
-  proto = tensors.to_proto(np.array(values, dtype=object),
-                           strings_as_content=True)
-  tensors.check_string_content(proto)  # Raises if it does not fit.
 
 
 def test_strings_as_content_refuse_values_other_than_bytes():

@@ -1,12 +1,16 @@
-"""Signature.decode and Signature.call on a small signature: every input's dtype, shape, number of values and batch size is checked before the call."""
+"""Signature.call and call_batch on a small signature: every input's dtype, shape, number of values and batch size is checked before the call, which parses them in TensorFlow."""
 
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
+from tensorflow_serving.apis import predict_pb2
 
+from serving import batched
+from serving import batching
 from serving import errors
+from serving import servable
 from serving import signature as signature_lib
 from serving import tensors
 
@@ -22,7 +26,8 @@ class _Sizes(tf.Module):
   def sizes(self, user_id, age, history):
     return {"n": tf.size(user_id) + tf.size(age) + tf.size(history),
             "age_sum": tf.reduce_sum(age),
-            "joined": tf.strings.reduce_join(history, axis=-1)}
+            "joined": tf.strings.reduce_join(history, axis=-1),
+            "history": tf.identity(history)}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +46,9 @@ def _good(batch=1):
 
 
 def _refused(signature, tensors):
-  """The message both decode and call refuse `tensors` with."""
+  """The message both check_values and call refuse `tensors` with."""
   messages = []
-  for read in (signature.decode, signature.call):
+  for read in (signature.check_values, signature.call):
     with pytest.raises(errors.ServingError) as error:
       read(tensors)
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -52,10 +57,10 @@ def _refused(signature, tensors):
   return messages[0]
 
 
-def test_a_valid_request_decodes(signature):
-  inputs = signature.decode(_good(batch=2))
-  assert inputs["history"].shape == (2, 2)
-  assert signature.run(inputs)["n"] == 8
+def test_a_valid_request_runs(signature):
+  outputs = signature.call(_good(batch=2))
+  assert outputs["history"].shape == (2, 2)
+  assert outputs["n"] == 8
 
 
 def _expected(user_id, age, history):
@@ -63,7 +68,8 @@ def _expected(user_id, age, history):
   history = np.array(history, dtype=object)
   return {"n": len(user_id) + len(age) + history.size,
           "age_sum": int(np.sum(age)),
-          "joined": [b"".join(row) for row in history]}
+          "joined": [b"".join(row) for row in history],
+          "history": history.tolist()}
 
 
 def _as_lists(outputs):
@@ -82,10 +88,7 @@ def test_call_parses_the_tensors_in_tensorflow(signature, monkeypatch,
       "history": tensors.to_proto(np.array(history, dtype=object),
                                   strings_as_content=as_content)}
   expected = _expected(user_id, age, history)
-  assert _as_lists(signature.run(signature.decode(request))) == expected
-  # No value is read in Python.
-  monkeypatch.setattr(tensors, "to_array", None)
-  monkeypatch.setattr(tensors, "to_input", None)
+  monkeypatch.setattr(tensors, "to_array", None)  # No value read in Python.
   assert _as_lists(signature.call(request)) == expected
   assert _as_lists(signature.call(request, output_filter=["age_sum"])) == {
       "age_sum": 7}
@@ -139,7 +142,6 @@ def test_int64_values_are_counted_in_either_encoding(signature):
     assert "holds 2 values" in _refused(signature, {**_good(), "age": age})
   for age in (_int64s([1], values=[7]),
               _int64s([1], content=np.array([7], np.int64).tobytes())):
-    assert signature.decode({**_good(), "age": age})["age"].tolist() == [7]
     assert signature.call({**_good(), "age": age})["age_sum"] == 7
 
 
@@ -158,16 +160,14 @@ def test_a_negative_dimension_is_refused(signature, shape):
       f"[{', '.join(map(str, shape))}]")
 
 
-def test_strings_as_content_are_checked_then_decoded(signature):
+def test_strings_as_content_are_checked_then_parsed(signature):
   as_content = lambda values: tensors.to_proto(
       np.array(values, dtype=object), strings_as_content=True)
   request = {**_good(batch=2), "user_id": as_content([b"u", b"v"]),
              "history": as_content([[b"a", b"b"], [b"c", b""]])}
-  inputs = signature.decode(request)
-  assert inputs["user_id"].tolist() == [b"u", b"v"]
-  assert inputs["history"].tolist() == [[b"a", b"b"], [b"c", b""]]
-  assert signature.run(inputs)["n"] == 8
-  assert signature.call(request)["n"] == 8
+  outputs = signature.call(request)
+  assert outputs["history"].tolist() == [[b"a", b"b"], [b"c", b""]]
+  assert outputs["n"] == 8
   message = _refused(signature, {**request, "history": as_content([b"a"])})
   assert message == ("input 'history' of signature 's' must have shape "
                      "[?, ?] (rank 2), got [1]")
@@ -177,3 +177,87 @@ def test_strings_as_content_are_checked_then_decoded(signature):
   # 4 lengths of one byte and "abc".
   assert message.startswith("input 'history' could not be decoded: its 7 "
                             "bytes of tensor_content are not 6 strings")
+
+
+def _request(user_id, age, history, as_content=False):
+  strings = lambda values: tensors.to_proto(np.array(values, dtype=object),
+                                            strings_as_content=as_content)
+  return {"user_id": strings(user_id),
+          "age": tensors.to_proto(np.array(age, np.int64)),
+          "history": strings(history)}
+
+
+def test_call_batch_pads_each_axis_to_the_longest_and_concatenates(signature):
+  first = ([b"u"], [1], [[b"a"]])
+  second = ([b"v", b"w"], [2, 3], [[b"b", b"c", b"d"], [b"e", b"f", b""]])
+  outputs = signature.call_batch([_request(*first),
+                                  _request(*second, as_content=True)])
+  history = np.full((3, 3), b"", dtype=object)  # The oracle, by hand.
+  history[0, :1] = first[2][0]
+  history[1:] = second[2]
+  assert _as_lists(outputs) == _expected([b"u", b"v", b"w"], [1, 2, 3],
+                                         history)
+
+
+def test_call_batch_of_one_request_is_its_call(signature):
+  request = _request([b"u", b"v"], [3, 4], [[b"a", b"bc"], [b"", b"d"]])
+  assert (_as_lists(signature.call_batch([request]))
+          == _as_lists(signature.call(request)))
+
+
+def test_call_batch_of_many_large_requests_matches_numpy(tmp_path):
+  """Float and string inputs of thousands of values, of several lengths."""
+  module = tf.Module()
+  module.f = tf.function(input_signature=[
+      tf.TensorSpec([None, None], tf.string, name="ids"),
+      tf.TensorSpec([None, None], tf.float32, name="x")])(
+          lambda ids, x: {"ids": tf.identity(ids), "x": tf.identity(x)})
+  tf.saved_model.save(module, str(tmp_path), signatures={"f": module.f})
+  signature = signature_lib.Signature(
+      "f", tf.saved_model.load(str(tmp_path)).signatures["f"])
+  rng = np.random.default_rng(1)
+  sizes = [(1, 3000), (2, 2500), (1, 5000)]
+  ids = [np.array([[b"%d" % v for v in row] for row in rng.integers(
+      0, 99, size)], dtype=object) for size in sizes]
+  xs = [rng.normal(size=size).astype(np.float32) for size in sizes]
+  outputs = signature.call_batch([
+      {"ids": tensors.to_proto(i, strings_as_content=True),
+       "x": tensors.to_proto(x)} for i, x in zip(ids, xs)])
+  expected_ids = np.full((4, 5000), b"", dtype=object)
+  expected_x = np.zeros((4, 5000), np.float32)
+  row = 0
+  for i, x in zip(ids, xs):
+    expected_ids[row:row + len(i), :i.shape[1]] = i
+    expected_x[row:row + len(x), :x.shape[1]] = x
+    row += len(i)
+  assert outputs["ids"].tolist() == expected_ids.tolist()
+  np.testing.assert_array_equal(outputs["x"], expected_x)
+
+
+def test_a_signature_with_a_scalar_input_runs_unbatched(tmp_path):
+  """Also when the server batches: its requests are not merged."""
+  module = tf.Module()
+  module.f = tf.function(input_signature=[
+      tf.TensorSpec([], tf.int64, name="k"),
+      tf.TensorSpec([None], tf.float32, name="x")])(
+          lambda k, x: {"top": tf.math.top_k(x, k=tf.cast(k, tf.int32))[0]})
+  tf.saved_model.save(module, str(tmp_path), signatures={"f": module.f})
+  signature = signature_lib.Signature(
+      "f", tf.saved_model.load(str(tmp_path)).signatures["f"])
+  assert not signature.batchable
+  request = {"k": tensors.to_proto(np.array(2, np.int64)),
+             "x": tensors.to_proto(np.array([0.5, 3.0, 1.0], np.float32))}
+  assert signature.call(request)["top"].tolist() == [3.0, 1.0]
+  with pytest.raises(ValueError, match="cannot be merged"):
+    signature.call_batch([request, request])
+  batcher = batched.SignatureBatcher(batching.Parameters(max_batch_size=4))
+  predict = predict_pb2.PredictRequest()
+  predict.model_spec.signature_name = "f"
+  for name, proto in request.items():
+    predict.inputs[name].CopyFrom(proto)
+  try:
+    outputs = servable.Servable(1, str(tmp_path)).run(predict,
+                                                      batcher=batcher)
+  finally:
+    batcher.stop()
+  assert outputs["top"].tolist() == [3.0, 1.0]
