@@ -18,10 +18,9 @@ every request tensor in TensorFlow (serving/signature.py) after
 `check_string_content`. `tf.make_ndarray` cannot read them; `to_array` can.
 """
 
-import itertools
 import math
 import sys
-from typing import Optional, Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -124,48 +123,51 @@ def _content_error(content: bytes, size: int) -> ValueError:
                     f"{size} strings (each length as a varint, then the bytes)")
 
 
-def _one_byte_lengths(content: bytes, size: int) -> Optional[bytes]:
-  """The `size` lengths at the head of string content, if each is one byte.
+# A varint32 takes at most 5 bytes.
+_MAX_VARINT_BYTES = 5
 
-  Returns:
-    The lengths, checked against the content's size; None if some take
-    several bytes (not checked here).
+
+def _string_lengths(content: bytes, size: int) -> Tuple[np.ndarray, int]:
+  """The `size` lengths at the head of string content, and where the bytes start.
+
+  The varints are read with NumPy: the first `size` bytes below 0x80 end
+  them (the bytes of the strings come after all of them).
 
   Raises:
-    ValueError: fewer than `size` bytes, or one-byte lengths whose sum is
-      not the rest of the content.
+    ValueError: content that is not `size` strings: too few lengths, a
+      length of more than 5 bytes, or lengths whose sum is not the rest.
   """
-  head = content[:size]
-  if len(head) < size:
+  if len(content) >= size and content[:size].isascii():
+    # Every length is one byte (also when there are none).
+    lengths, start = np.frombuffer(content, np.uint8, count=size), size
+  else:
+    head = np.frombuffer(content, np.uint8,
+                         count=min(len(content), _MAX_VARINT_BYTES * size))
+    ends = np.flatnonzero(head < 0x80)[:size]  # The last byte of each.
+    if len(ends) < size:
+      raise _content_error(content, size)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    widths = ends - starts + 1
+    if widths.max() > _MAX_VARINT_BYTES:
+      raise _content_error(content, size)
+    start = int(ends[-1]) + 1
+    shifts = 7 * (np.arange(start) - np.repeat(starts, widths))
+    lengths = np.add.reduceat((head[:start].astype(np.int64) & 0x7F) << shifts,
+                              starts)
+  if start + int(lengths.sum(dtype=np.int64)) != len(content):
     raise _content_error(content, size)
-  if not head.isascii():
-    return None
-  if size + int(np.frombuffer(head, np.uint8).sum()) != len(content):
-    raise _content_error(content, size)
-  return head
-
-
-def _parse_strings(proto: tensor_pb2.TensorProto, size: int) -> tf.Tensor:
-  """String content decoded by TensorFlow (ValueError if it cannot be)."""
-  try:
-    return tf.io.parse_tensor(tf.constant(proto.SerializeToString()),
-                              tf.string)
-  except tf.errors.InvalidArgumentError as e:
-    raise _content_error(proto.tensor_content, size) from e
+  return lengths, start
 
 
 def check_string_content(proto: tensor_pb2.TensorProto) -> None:
   """Checks string content holds its shape's number of strings, keeping none.
 
-  In Python when every length is one byte, else by TensorFlow.
-
   Raises:
     ValueError: content that is not the shape's number of strings in
       TensorFlow's encoding.
   """
-  size = math.prod(d.size for d in proto.tensor_shape.dim)
-  if _one_byte_lengths(proto.tensor_content, size) is None:
-    _parse_strings(proto, size)
+  _string_lengths(proto.tensor_content,
+                  math.prod(d.size for d in proto.tensor_shape.dim))
 
 
 def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
@@ -176,13 +178,10 @@ def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
     ValueError: content that is not the shape's number of strings in
       TensorFlow's encoding.
   """
-  size = math.prod(shape)
   content = proto.tensor_content
-  head = _one_byte_lengths(content, size)
-  if head is None:  # Lengths of several bytes: TensorFlow reads them.
-    return np.asarray(_parse_strings(proto, size).numpy(), dtype=object)
-  ends = list(itertools.accumulate(head, initial=size))
-  return np.array([content[a:b] for a, b in zip(ends, ends[1:])],
+  lengths, start = _string_lengths(content, math.prod(shape))
+  ends = (start + np.cumsum(lengths, dtype=np.int64)).tolist()
+  return np.array([content[a:b] for a, b in zip([start] + ends, ends)],
                   dtype=object).reshape(shape)
 
 

@@ -163,7 +163,10 @@ def _strings(n, seed=0, longest=20):
     np.array([_strings(1000)], dtype=object),
     np.array([_strings(5000)], dtype=object),
     np.array([_strings(5000, longest=300)], dtype=object),
-], ids=["small", "scalar", "long-small", "1000", "5000", "long-5000"])
+    np.array([[b"a" * 20000, b"", b"b" * 128], [b"c" * 127, b"d" * 16384,
+                                                b"e"]], dtype=object),
+], ids=["small", "scalar", "long-small", "1000", "5000", "long-5000",
+        "3-byte-lengths"])
 def test_strings_as_content_read_back_in_tensorflow_and_here(array):
   proto = tensors.to_proto(array, strings_as_content=True)
   values = lambda tensor: np.array(tensor, dtype=object).tolist()
@@ -190,8 +193,10 @@ def test_the_client_sends_many_strings_as_content():
     ([b"ab", b"c"], b"\x02\x01abcd"),  # A byte more than the lengths say.
     ([b"ab", b"c"], b"\x02\x01ab"),  # Fewer.
     ([b"ab", b"c"], b"\x02"),  # Not even the lengths.
-    ([b"a" * 300] * 2, b"\xac\x02\xac\x02" + b"a" * 599),  # TensorFlow's check.
-], ids=["extra", "short", "no-bytes", "long"])
+    ([b"a" * 300] * 2, b"\xac\x02\xac\x02" + b"a" * 599),  # 2-byte lengths.
+    ([b"a" * 300] * 2, b"\xac\x02\xac"),  # The second length unfinished.
+    ([b"ab", b"c"], b"\x82\x80\x80\x80\x80\x00\x01abc"),  # 6 bytes.
+], ids=["extra", "short", "no-bytes", "long", "unfinished", "6-byte-length"])
 def test_string_content_that_does_not_fit_is_refused(values, content):
   proto = tensors.to_proto(np.array(values, dtype=object),
                            strings_as_content=True)
