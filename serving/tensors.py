@@ -112,9 +112,11 @@ def to_proto(array: np.ndarray, strings_as_content: bool = False
   return proto
 
 
-# The client sends string tensors of more values than this as content. (When
-# the local server decoded requests in Python, a TensorFlow op decoding them
-# cost less than 10,000 values in Python but more than a few thousand.)
+# The client sends string tensors of more values than this as content: for
+# 10,000 ids, the request is 10% smaller, and parsing it and serializing the
+# tensor again on the server takes 0.01 ms instead of 0.24 (protobuf makes
+# no value per string); building it takes 0.08 ms more. (The threshold dates
+# from when the local server decoded requests in Python.)
 LARGE_STRINGS = 4096
 
 
