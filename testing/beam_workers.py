@@ -19,8 +19,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Iterator, List
+from typing import Iterator, List, Sequence
 
+from components import local_job_service
 import testing
 from testing import beam_boot
 
@@ -214,23 +215,31 @@ class JobServer:
 
 @contextlib.contextmanager
 def job_server(work_dir: str, python: str = sys.executable,
-               startup_timeout: float = STARTUP_TIMEOUT_S
+               startup_timeout: float = STARTUP_TIMEOUT_S,
+               program: Sequence[str] = ("-m", local_job_service.__name__)
                ) -> Iterator[JobServer]:
   """Runs Beam's local job server in a process of its own during the block.
 
   The job server runs each submitted pipeline (Beam's FnApiRunner, which
   holds the data passed between fused stages) outside the process that
   submitted it, as a cluster's job server does; its workers are the
-  environment's (e.g. a worker_pool, `--environment_type=EXTERNAL`).
+  environment's (e.g. a worker_pool, `--environment_type=EXTERNAL`). It is
+  started through components.local_job_service, which keeps its runner from
+  dropping bundle input.
+
+  Args:
+    work_dir: an existing directory for its log and staging files.
+    python: its interpreter.
+    startup_timeout: seconds to wait until it listens.
+    program: the interpreter's arguments that start a job service taking
+      local_job_service_main's flags.
 
   Raises:
     WorkerPoolError: it exited or did not listen within `startup_timeout`.
   """
   log_path = os.path.join(work_dir, "job_server.log")
   port = _free_port()
-  command = [python, "-m",
-             "apache_beam.runners.portability.local_job_service_main",
-             f"--port={port}",
+  command = [python, *program, f"--port={port}",
              f"--staging_dir={os.path.join(work_dir, 'job_staging')}"]
   with _service(command, port, log_path, _environment(work_dir),
                 startup_timeout) as process:
