@@ -18,6 +18,7 @@ from tensorflow.core.framework import tensor_pb2
 from serving import batching
 from serving import errors
 from serving import signature as signature_lib
+from serving import tensors as tensors_lib
 
 Arrays = Mapping[str, np.ndarray]
 # A request's input tensors, checked (Signature.check_values).
@@ -28,13 +29,12 @@ Shapes = Mapping[str, Sequence[int]]
 
 def shapes(tensors: Tensors) -> Dict[str, List[int]]:
   """The shape of each of a request's tensors."""
-  return {name: [d.size for d in proto.tensor_shape.dim]
-          for name, proto in tensors.items()}
+  return {name: tensors_lib.shape(proto) for name, proto in tensors.items()}
 
 
 def rows(tensors: Tensors) -> int:
   """A request's batch size (its inputs' first dimension, checked equal)."""
-  return next(iter(tensors.values())).tensor_shape.dim[0].size
+  return tensors_lib.shape(next(iter(tensors.values())))[0]
 
 
 def _cut(size: int, padded: Optional[int], own: Optional[int]) -> int:

@@ -91,11 +91,12 @@ class Signature:
                        f"not its inputs {sorted(self.inputs)}")
     self._parse_and_run = self._parsing_function()
     self.batchable = all(self._shapes.values())  # No input of rank 0.
-    self._padded_spec = tf.TensorSpec(
-        [len(self._order), max([len(s) - 1 for s in self._shapes.values()]
-                               + [1])], tf.int32, name="padded")
-    self._parse_merge_and_run = (self._merging_function() if self.batchable
-                                 else None)
+    self._padded_spec = self._parse_merge_and_run = None
+    if self.batchable:
+      self._padded_spec = tf.TensorSpec(
+          [len(self._order), max([len(s) - 1 for s in self._shapes.values()]
+                                 + [1])], tf.int32, name="padded")
+      self._parse_merge_and_run = self._merging_function()
 
   def _check_input(self, name: str, proto: tensor_pb2.TensorProto,
                    max_candidates: Optional[int]) -> List[int]:
@@ -108,7 +109,7 @@ class Signature:
     expected = self._shapes[name]
     if proto.tensor_shape.unknown_rank:
       raise errors.invalid_argument(f"input {name!r} has no shape")
-    shape = [d.size for d in proto.tensor_shape.dim]
+    shape = tensors_lib.shape(proto)
     if any(d < 0 for d in shape):
       raise errors.invalid_argument(
           f"input {name!r} has a negative dimension: {_shape_text(shape)}")
@@ -222,7 +223,7 @@ class Signature:
     padded = np.zeros(self._padded_spec.shape, np.int32)
     for i, name in enumerate(self._order):
       for request in requests:
-        dims = [d.size for d in request[name].tensor_shape.dim][1:]
+        dims = tensors_lib.shape(request[name])[1:]
         padded[i, :len(dims)] = np.maximum(padded[i, :len(dims)], dims)
     results = self._parse_merge_and_run(
         tf.constant([[request[name].SerializeToString()

@@ -20,7 +20,7 @@ every request tensor in TensorFlow (serving/signature.py) after
 
 import math
 import sys
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -47,6 +47,11 @@ def _proto_with_shape(enum: int, shape: Sequence[int]
   for size in shape:
     proto.tensor_shape.dim.add(size=size)
   return proto
+
+
+def shape(proto: tensor_pb2.TensorProto) -> List[int]:
+  """A TensorProto's dimensions, as its `tensor_shape` gives them."""
+  return [d.size for d in proto.tensor_shape.dim]
 
 
 def _varint(value: int) -> bytes:
@@ -168,8 +173,7 @@ def check_string_content(proto: tensor_pb2.TensorProto) -> None:
     ValueError: content that is not the shape's number of strings in
       TensorFlow's encoding.
   """
-  _string_lengths(proto.tensor_content,
-                  math.prod(d.size for d in proto.tensor_shape.dim))
+  _string_lengths(proto.tensor_content, math.prod(shape(proto)))
 
 
 def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
@@ -193,13 +197,13 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
   Raises:
     ValueError, TypeError: a tensor TensorFlow cannot decode.
   """
-  shape = [d.size for d in proto.tensor_shape.dim]
-  size = int(np.prod(shape, dtype=np.int64))
+  dims = shape(proto)
+  size = int(np.prod(dims, dtype=np.int64))
   if proto.dtype == _STRING and proto.tensor_content:
-    return _string_content(proto, shape)
+    return _string_content(proto, dims)
   if proto.dtype == _STRING and len(proto.string_val) == size:
     return np.fromiter(proto.string_val, dtype=object,
-                       count=len(proto.string_val)).reshape(shape)
+                       count=len(proto.string_val)).reshape(dims)
   numeric = _NUMERIC.get(proto.dtype)
   if numeric is None or not _NATIVE_IS_LITTLE:
     return tf.make_ndarray(proto)
@@ -207,8 +211,8 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
   if proto.tensor_content:
     if len(proto.tensor_content) != size * dtype.itemsize:
       return tf.make_ndarray(proto)
-    return np.frombuffer(proto.tensor_content, dtype).reshape(shape).copy()
+    return np.frombuffer(proto.tensor_content, dtype).reshape(dims).copy()
   values = getattr(proto, field)
   if len(values) != size:
     return tf.make_ndarray(proto)
-  return np.array(values, dtype).reshape(shape)
+  return np.array(values, dtype).reshape(dims)

@@ -135,6 +135,12 @@ def test_tensorflows_tensor_protos_are_read_as_make_ndarray_reads_them(
   assert decoded.flags.writeable
 
 
+@pytest.mark.parametrize("index", range(len(_TF_PROTOS)))
+def test_a_protos_shape_is_the_shape_tensorflow_reads(index):
+  proto = _TF_PROTOS[index]
+  assert tensors.shape(proto) == list(tf.make_ndarray(proto).shape)
+
+
 def test_a_string_tensor_of_other_values_is_refused():
   with pytest.raises(TypeError, match="expected bytes, int found"):
     tensors.to_proto(np.array([b"a", 1], dtype=object))
