@@ -31,6 +31,10 @@ def invalid_argument(message: str) -> ServingError:
   return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+def not_found(message: str) -> ServingError:
+  return ServingError(grpc.StatusCode.NOT_FOUND, message)
+
+
 def unavailable(message: str) -> ServingError:
   return ServingError(grpc.StatusCode.UNAVAILABLE, message)
 

@@ -136,8 +136,9 @@ class Model:
     """The servable of `version` (or `label`), by default the newest.
 
     Raises:
-      errors.ServingError: INVALID_ARGUMENT for a version or label not
-        served, UNAVAILABLE when no version is loaded yet.
+      errors.ServingError: NOT_FOUND for a version not loaded (TF Serving's
+        "Servable not found"), INVALID_ARGUMENT for a label not configured,
+        UNAVAILABLE when no version is loaded yet.
     """
     with self._lock:
       loaded = dict(self._loaded)
@@ -153,7 +154,7 @@ class Model:
             f"model {self.name!r} has no version available yet")
       return loaded[max(loaded)]
     if version not in loaded:
-      raise errors.invalid_argument(
+      raise errors.not_found(
           f"unknown version {version} of model {self.name!r}; available "
           f"versions: {sorted(loaded)}")
     return loaded[version]
@@ -209,7 +210,7 @@ class Manager:
 
   def model(self, name: str) -> Model:
     if name not in self._models:
-      raise errors.invalid_argument(
+      raise errors.not_found(
           f"unknown model {name!r}; this server serves "
           f"{sorted(self._models)}")
     return self._models[name]

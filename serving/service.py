@@ -133,7 +133,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
       version = model.servable(label=label).version
     if version is not None:
       if version not in states:
-        raise errors.invalid_argument(
+        raise errors.not_found(
             f"unknown version {version} of model {model.name!r}; known "
             f"versions: {sorted(states)}")
       states = {version: states[version]}

@@ -116,10 +116,10 @@ def _bad_bodies(requests, max_candidates):
   ragged[1]["candidate_item_ids"] = ragged[1]["candidate_item_ids"][:5]
   return {
       "unknown model": ("POST", "/v1/models/nope:predict",
-                        {"inputs": _columns(good)}, 400,
+                        {"inputs": _columns(good)}, 404,
                         "unknown model 'nope'"),
       "unknown version": ("POST", f"/v1/models/{_MODEL}/versions/99:predict",
-                          {"inputs": _columns(good)}, 400,
+                          {"inputs": _columns(good)}, 404,
                           "unknown version 99"),
       "unknown label": ("POST", f"/v1/models/{_MODEL}/labels/canary:predict",
                         {"inputs": _columns(good)}, 400,
@@ -199,7 +199,7 @@ def test_status_is_tf_servings_json(shared_server):
                f"/v1/models/{_MODEL}/versions/1")[:2] == (200, expected)
   status, answer, _ = _call(shared_server, "GET",
                             f"/v1/models/{_MODEL}/versions/5")
-  assert status == 400 and "unknown version 5" in answer["error"]
+  assert status == 404 and "unknown version 5" in answer["error"]
 
 
 def test_metadata_has_the_signature_defs(shared_server):

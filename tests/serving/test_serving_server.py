@@ -115,8 +115,14 @@ _EXPECTED_MESSAGE = {
 }
 
 
+# TF Serving's code for a servable it does not have; the rest are
+# INVALID_ARGUMENT.
+_NOT_FOUND = ("unknown model", "unknown version")
+
+
 @pytest.mark.parametrize("case", sorted(_EXPECTED_MESSAGE))
-def test_bad_requests_are_invalid_arguments(shared_server, requests, case):
+def test_bad_requests_get_their_code_and_message(shared_server, requests,
+                                                 case):
   (_, client_kwargs, predict_kwargs), = [
       r for r in _bad_requests(requests, shared_server.max_candidates)
       if r[0] == case]
@@ -124,7 +130,8 @@ def test_bad_requests_are_invalid_arguments(shared_server, requests, case):
   with client_lib.RankingClient(shared_server.target, model_name,
                                 **client_kwargs) as client:
     code, details = _code(lambda: client.predict(**predict_kwargs))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert code == (grpc.StatusCode.NOT_FOUND if case in _NOT_FOUND
+                    else grpc.StatusCode.INVALID_ARGUMENT), details
     assert _EXPECTED_MESSAGE[case] in details
     # The server keeps serving.
   with _client(shared_server) as client:
@@ -207,7 +214,7 @@ def test_status_is_the_health_check(shared_server):
     assert client.available_version() == 1
   with _client(shared_server, version=5) as client:
     code, details = _code(client.status)
-  assert code == grpc.StatusCode.INVALID_ARGUMENT and "version 5" in details
+  assert code == grpc.StatusCode.NOT_FOUND and "version 5" in details
 
 
 def _break_saved_model(path):
