@@ -47,10 +47,15 @@ def _error_status(error: Exception):
 
 
 class Model:
-  """The versions of one model: loaded servables and every version's state."""
+  """The versions of one model: loaded servables and every version's state.
 
-  def __init__(self, config: config_lib.ModelConfig):
+  `batching`: the server batches requests, so warmup runs the merged calls
+  too (warmup.run).
+  """
+
+  def __init__(self, config: config_lib.ModelConfig, batching: bool = False):
     self.config = config
+    self._batching = batching
     self._lock = threading.Lock()
     self._loaded: Dict[int, servable_lib.Servable] = {}
     self._states: Dict[int, VersionState] = {}
@@ -85,7 +90,7 @@ class Model:
     start = time.monotonic()
     try:
       servable = servable_lib.Servable(version, path)
-      num_warmup = warmup.run(servable)
+      num_warmup = warmup.run(servable, self._batching)
     # Any failure to load or run a version refuses it (it is the input that
     # is broken, not the server): logged with its traceback and reported.
     except Exception as e:  # pylint: disable=broad-except
@@ -168,8 +173,9 @@ class Manager:
   """Every model of the config, polled for new versions in the background."""
 
   def __init__(self, configs: Sequence[config_lib.ModelConfig],
-               poll_seconds: float = 1.0):
-    self._models: Mapping[str, Model] = {c.name: Model(c) for c in configs}
+               poll_seconds: float = 1.0, batching: bool = False):
+    self._models: Mapping[str, Model] = {c.name: Model(c, batching)
+                                         for c in configs}
     self._poll_seconds = poll_seconds
     self._stop = threading.Event()
     self._thread: Optional[threading.Thread] = None

@@ -58,7 +58,8 @@ class ModelServer:
                batching_parameters: Optional[batching.Parameters] = None):
     self._address = f"{host}:{port}"
     self._host = host
-    self.manager = manager_lib.Manager(configs, poll_seconds)
+    self.manager = manager_lib.Manager(
+        configs, poll_seconds, batching=batching_parameters is not None)
     self._batcher = (batched.SignatureBatcher(batching_parameters)
                      if batching_parameters else None)
     self._server = grpc.server(

@@ -4,6 +4,7 @@ Equal up to float32 rounding: the model's matrix products over a batch of
 rows round a few scores differently (by about 1e-6) than over one row.
 """
 
+import os
 import threading
 
 import numpy as np
@@ -13,6 +14,10 @@ from models import serving as model_serving
 from serving import client as client_lib
 from serving import config as config_lib
 from serving import rest_client
+from serving import servable as servable_lib
+from serving import signature as signature_lib
+from serving import tensors
+from serving import warmup
 from testing import serving as serving_testing
 
 pytestmark = pytest.mark.slow
@@ -127,3 +132,67 @@ def test_a_call_of_several_requests_is_batched_with_others(
     client.close()
   for got, expected, pair in zip(batched, unbatched, pairs):
     _assert_same(got, expected, pair)
+
+
+def _record_merged_calls(monkeypatch):
+  """(signature, its requests' inputs) of every merged call, any servable."""
+  calls = []
+  real_call_batch = signature_lib.Signature.call_batch
+
+  def call_batch(self, requests, output_filter=()):
+    calls.append((self.name, [dict(r) for r in requests]))
+    return real_call_batch(self, requests, output_filter)
+
+  monkeypatch.setattr(signature_lib.Signature, "call_batch", call_batch)
+  return calls
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_warmup_runs_merged_calls_when_the_server_batches(
+    exported, monkeypatch, batching):
+  calls = _record_merged_calls(monkeypatch)
+  servable = servable_lib.Servable(1, exported.export_dir)
+  records = warmup.read(os.path.join(exported.export_dir,
+                                     model_serving.WARMUP_FILE))
+  assert warmup.run(servable, batching) == len(records)
+  first = dict(records[0].inputs)
+  assert records[0].model_spec.signature_name == model_serving.SERVING_DEFAULT
+  # A batch of the first record, then of two copies of it.
+  assert calls == ([(model_serving.SERVING_DEFAULT, [first]),
+                    (model_serving.SERVING_DEFAULT, [first, first])]
+                   if batching else [])
+
+
+def test_without_records_warmup_merges_smoke_requests_of_each_signature(
+    exported, tmp_path, monkeypatch):
+  path = serving_testing.push_version(exported.export_dir, str(tmp_path), 1)
+  os.remove(os.path.join(path, model_serving.WARMUP_FILE))
+  calls = _record_merged_calls(monkeypatch)
+  servable = servable_lib.Servable(1, path)
+  assert warmup.run(servable, batching=True) == len(servable.signatures)
+  batchable = sorted(name for name, s in servable.signatures.items()
+                     if s.batchable)
+  assert batchable == sorted(servable.signatures)  # The model's are.
+  assert sorted((name, len(inputs)) for name, inputs in calls) == sorted(
+      (name, n) for name in batchable for n in (1, 2))
+  for name, inputs in calls:
+    smoke = servable.signatures[name].smoke_inputs()
+    for request in inputs:
+      assert sorted(request) == sorted(smoke)
+      for key, proto in request.items():
+        np.testing.assert_array_equal(tensors.to_array(proto),
+                                      smoke[key].numpy())
+
+
+def test_a_batching_server_warms_the_merged_call_of_a_new_version(
+    fresh_batched_server, exported, monkeypatch):
+  calls = _record_merged_calls(monkeypatch)
+  staging = os.path.join(os.path.dirname(fresh_batched_server.base_path),
+                         "staging")
+  path = serving_testing.push_version(exported.export_dir, staging, 2)
+  os.rename(path, os.path.join(fresh_batched_server.base_path, "2"))
+  with client_lib.RankingClient(fresh_batched_server.target) as client:
+    assert client.wait_until_available(timeout=60, version=2) == 2
+  # No request was sent: these are version 2's warmup.
+  assert [(name, len(inputs)) for name, inputs in calls] == [
+      (model_serving.SERVING_DEFAULT, 1), (model_serving.SERVING_DEFAULT, 2)]
