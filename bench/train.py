@@ -55,13 +55,17 @@ def _transform(requests: int, seed: int, logs: Optional[str], root: str,
                beam_args: List[str]) -> Tuple[str, str]:
   """Logs -> examples -> Transform; (train file pattern, transform graph).
 
-  Generates `requests` requests unless `logs` names existing logs; a run of
-  the same settings already under `root` is reused (TFX's cache).
+  Generates `requests` requests unless `logs` names existing logs; logs and
+  a run of the same settings already under `root` are reused (TFX's cache).
   """
   if logs is None:
-    logs = os.path.join(root, "logs")
-    write.write_logs(logs, world_config.WorldConfig(num_requests=requests,
-                                                    seed=seed))
+    logs = os.path.join(root, f"logs-{requests}-seed{seed}")
+    if not os.path.isdir(logs):
+      # Renamed once complete: a folder of that name holds whole logs.
+      partial = logs + ".partial"
+      write.write_logs(partial, world_config.WorldConfig(
+          num_requests=requests, seed=seed), overwrite=True)
+      os.rename(partial, logs)
   result = local_runner.run(
       config_lib.PipelineConfig(stop_after=config_lib.TRANSFORM).replace(
           listwise__seed=seed), logs, root, beam_args)

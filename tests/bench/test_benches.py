@@ -1,5 +1,6 @@
 """Every benchmark runs from a fresh clone: each script, as `make bench` starts it, at a tiny size."""
 
+import glob
 import json
 import os
 import re
@@ -63,6 +64,29 @@ def test_train(pushed):
                "--beam-mode", "in_memory")
   assert "ratio model / baseline" in out
   assert "p99" in out
+
+
+@pytest.mark.slow
+def test_train_reruns_on_its_own_output(tmp_path):
+  args = ("--requests", "300", "--output", str(tmp_path), "--steps", "2",
+          "--rounds", "1", "--warmup-steps", "1", "--batch-size", "8",
+          "--cached-batches", "1", "--candidates", "20", "--calls", "1",
+          "--beam-mode", "in_memory")
+  assert "300 generated requests" in _bench("train.py", *args)
+  written = _files_and_times(tmp_path)
+  assert "ratio model / baseline" in _bench("train.py", *args)
+  # The same logs and run were found again: nothing generated or rewritten.
+  assert _files_and_times(tmp_path) == written
+  assert sorted(os.listdir(tmp_path)) == ["logs-300-seed0", "metadata.sqlite",
+                                          "pipeline"]
+
+
+def _files_and_times(root):
+  """path -> mtime of the logs and artifacts under `root` (not TFX's records)."""
+  return {path: os.stat(path).st_mtime_ns
+          for path in glob.glob(os.path.join(root, "**"), recursive=True)
+          if os.path.isfile(path) and "/.system/" not in path
+          and not path.endswith("metadata.sqlite")}
 
 
 @pytest.mark.slow
