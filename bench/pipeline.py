@@ -7,7 +7,9 @@ Beam worker processes. Prints, per component (its time span from ML
 Metadata): its wall time, the peak RSS of the run's own process (the
 executors' driver code: the validator's, the Trainer's input, ...) and of
 its largest Beam worker. Then the growth factor of each figure from the
-smallest to the largest size, next to the growth of the requests.
+smallest to the largest size, next to the growth of the requests. A "-"
+is a figure not measured: no job server (DirectRunner), or a component
+shorter than the 0.2 s sampling interval (no sample in its span).
 
 DirectRunner keeps a stage's intermediate data in its workers' memory by
 design, so a worker's growth is the local runner's, not the pipeline's:

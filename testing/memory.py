@@ -13,6 +13,7 @@ interval bounds what a sample can miss, not the figures' precision.
 """
 
 import dataclasses
+import math
 import threading
 import time
 from typing import List, Optional
@@ -76,6 +77,10 @@ class Sampler:
 
   def peak_mb(self, start: float = float("-inf"), end: float = float("inf"),
               of: str = ROOT) -> float:
-    """The largest sampled RSS of `of` (ROOT, CHILDREN, TOTAL) in [start, end], in MB (0 if no sample)."""
+    """The largest sampled RSS of `of` (ROOT, CHILDREN, TOTAL) in [start, end], in MB.
+
+    NaN if no sample falls in the window (one shorter than the interval):
+    not measured, rather than 0 MB.
+    """
     return max((getattr(s, of) for s in self.samples
-                if start <= s.time <= end), default=0) / _MB
+                if start <= s.time <= end), default=math.nan) / _MB
