@@ -71,8 +71,10 @@ class Signature:
   are traced once.
 
   Attributes:
-    batchable: every input has a batch axis, so requests can be merged
-      (`call_batch`).
+    batchable: it has inputs, each with a first axis of any length (the
+      batch), so requests can be merged (`call_batch`). An input of rank
+      0 or of a fixed first dimension (a model exported for batches of
+      exactly N) is not.
   """
 
   def __init__(self, name: str, function):
@@ -90,7 +92,8 @@ class Signature:
       raise ValueError(f"signature {name!r}: parameters {self._order} are "
                        f"not its inputs {sorted(self.inputs)}")
     self._parse_and_run = self._parsing_function()
-    self.batchable = all(self._shapes.values())  # No input of rank 0.
+    self.batchable = bool(self._shapes) and all(
+        shape and shape[0] is None for shape in self._shapes.values())
     self._padded_spec = self._parse_merge_and_run = None
     if self.batchable:
       self._padded_spec = tf.TensorSpec(
@@ -197,7 +200,8 @@ class Signature:
     self.check_values(tensors, max_candidates)
     self.check_output_filter(output_filter)
     results = self._parse_and_run(tf.constant(
-        [tensors[name].SerializeToString() for name in self._order]))
+        [tensors[name].SerializeToString() for name in self._order],
+        tf.string))  # [num_inputs], also when there are none.
     return _numpy(results, output_filter or self.outputs)
 
   def call_batch(self, requests: Sequence[Mapping[str, tensor_pb2.TensorProto]],

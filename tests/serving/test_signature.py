@@ -261,3 +261,27 @@ def test_a_signature_with_a_scalar_input_runs_unbatched(tmp_path):
   finally:
     batcher.stop()
   assert outputs["top"].tolist() == [3.0, 1.0]
+
+
+@pytest.mark.parametrize("specs", [
+    [tf.TensorSpec([1, None], tf.string, name="ids")],  # Batches of one.
+    [tf.TensorSpec([2], tf.float32, name="x")],
+    [tf.TensorSpec([None], tf.float32, name="x"),
+     tf.TensorSpec([1, None], tf.string, name="ids")],
+    [],  # No inputs.
+], ids=["batch of one", "batch of two", "one fixed", "no inputs"])
+def test_a_fixed_batch_size_is_not_batchable(tmp_path, specs):
+  module = tf.Module()
+  module.f = tf.function(input_signature=specs)(
+      lambda *args: {"n": tf.add_n([tf.size(a) for a in args] + [0])})
+  tf.saved_model.save(module, str(tmp_path), signatures={"f": module.f})
+  signature = signature_lib.Signature(
+      "f", tf.saved_model.load(str(tmp_path)).signatures["f"])
+  assert not signature.batchable
+  shapes = {spec.name: [1 if d is None else d for d in spec.shape.as_list()]
+            for spec in specs}
+  request = {spec.name: tensors.to_proto(
+      np.full(shapes[spec.name], b"a", dtype=object) if spec.dtype == tf.string
+      else np.zeros(shapes[spec.name], np.float32)) for spec in specs}
+  expected = sum(int(np.prod(shape)) for shape in shapes.values())
+  assert int(signature.call(request)["n"]) == expected
