@@ -4,7 +4,7 @@ from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
 
 def use_size_based_runner_flush() -> None:
-  """Makes the FnApiRunner's gRPC data plane flush by size only, process-wide.
+  """Removes the time-based flush of the FnApiRunner's gRPC data plane, process-wide.
 
   Beam 2.59's FnApiRunner serves the data plane of its worker processes
   (`--direct_running_mode=multi_processing` or `multi_threading`) with
@@ -19,10 +19,14 @@ def use_size_based_runner_flush() -> None:
   input is a few hundred MB (the listwise stage at 100k requests), so whole
   chunks of a stage's input went missing intermittently.
 
-  The runner writes a bundle's input at once and then closes the stream, so
-  flushing by size (as the SDK worker side does by default) loses nothing
-  and removes the flusher thread. Call before a pipeline runs; the constant
-  is read when the runner starts its worker servers. The in-memory runner
-  does not use this data plane and is unaffected.
+  With the constant at 0 the stream is a
+  `SizeBasedBufferingClosableOutputStream`, which has no flusher thread. The
+  runner writes a bundle's input into it at once and never asks it for a
+  size-based flush, so the whole input goes to the worker as one message
+  when the runner closes the stream: nothing is lost, at the cost of one
+  more copy of a worker's share of the input while it is sent (a share
+  must stay under protobuf's 2 GiB message limit). Call before a pipeline
+  runs; the constant is read when the runner starts its worker servers.
+  The in-memory runner does not use this data plane and is unaffected.
   """
   worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0

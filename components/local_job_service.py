@@ -15,6 +15,7 @@ job service with its own flags (`--help`), except `--background`, which
 would start Beam's unmended one.
 """
 
+import argparse
 import logging
 import signal
 import sys
@@ -37,7 +38,10 @@ def main(argv: Sequence[str]) -> None:
   Raises:
     UsageError: `--background` was given.
   """
-  if BACKGROUND_FLAG in argv:
+  # Beam's parser takes abbreviations (--backg) too.
+  background = argparse.ArgumentParser(add_help=False)
+  background.add_argument(BACKGROUND_FLAG, action="store_true")
+  if background.parse_known_args(argv)[0].background:
     raise UsageError(
         f"{BACKGROUND_FLAG} starts Beam's own job service, which drops bundle "
         "input; start this module in the background instead")

@@ -28,6 +28,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components import local_job_service
 from components.listwise import encode
 from components.listwise import split as split_lib
 from components.validation import beam_evaluate
@@ -276,6 +277,8 @@ def test_job_server_listens_and_stops(tmp_path, monkeypatch):
   started = _popen_recorder(monkeypatch)
   with beam_workers.job_server(str(tmp_path)) as jobs:
     assert started[0].pid == jobs.pid and started[0].poll() is None
+    # The project's job service, which keeps every bundle's input.
+    assert started[0].args[1:3] == ["-m", local_job_service.__name__]
     with socket.create_connection(("localhost", jobs.port)):
       pass
     assert beam_workers.WorkerPool(1, 2, "", "").beam_args(
