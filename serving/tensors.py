@@ -39,12 +39,12 @@ _ENUM_OF = {dtype: enum for enum, (dtype, _) in _NUMERIC.items()}
 _NATIVE_IS_LITTLE = sys.byteorder == "little"
 
 
-def _proto_with_shape(enum: int, shape: Sequence[int]
+def _proto_with_shape(enum: int, dims: Sequence[int]
                       ) -> tensor_pb2.TensorProto:
-  """An empty TensorProto of DataType `enum` and `shape`."""
+  """An empty TensorProto of DataType `enum` and shape `dims`."""
   proto = tensor_pb2.TensorProto(dtype=enum)
   proto.tensor_shape.SetInParent()  # A scalar has an empty shape, not none.
-  for size in shape:
+  for size in dims:
     proto.tensor_shape.dim.add(size=size)
   return proto
 
@@ -176,7 +176,7 @@ def check_string_content(proto: tensor_pb2.TensorProto) -> None:
   _string_lengths(proto.tensor_content, math.prod(shape(proto)))
 
 
-def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
+def _string_content(proto: tensor_pb2.TensorProto, dims: Sequence[int]
                     ) -> np.ndarray:
   """The values of a string TensorProto held as content, an object array.
 
@@ -185,10 +185,10 @@ def _string_content(proto: tensor_pb2.TensorProto, shape: Sequence[int]
       TensorFlow's encoding.
   """
   content = proto.tensor_content
-  lengths, start = _string_lengths(content, math.prod(shape))
+  lengths, start = _string_lengths(content, math.prod(dims))
   ends = (start + np.cumsum(lengths, dtype=np.int64)).tolist()
   return np.array([content[a:b] for a, b in zip([start] + ends, ends)],
-                  dtype=object).reshape(shape)
+                  dtype=object).reshape(dims)
 
 
 def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:

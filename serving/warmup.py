@@ -5,7 +5,8 @@ of `PredictionLog` protos, when it loads a version; a failing record fails
 the load. The local server does the same for `predict_log` records (the
 only kind a predict-only model has) and, without the file, calls every
 signature once on a minimal request, so a version that cannot run is never
-served; on a server that batches, the merged call of each signature too.
+served; on a server that batches, the merged call of each batchable
+signature it calls too.
 `models.serving.write_warmup_requests` writes the file.
 """
 
