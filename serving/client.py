@@ -215,21 +215,29 @@ class RankingClient:
                            version: Optional[int] = None) -> int:
     """Waits for a version (at least `version`) to be AVAILABLE; returns it.
 
+    UNAVAILABLE and NOT_FOUND mean "not yet" (the server or the model still
+    loading), as from TF Serving, so an unknown model also waits out the
+    timeout; the TimeoutError then gives the server's last answer.
+
     Raises:
       TimeoutError: none was within `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
+    last_error = None
     while True:
       try:
-        available = self.available_version()
+        available, last_error = self.available_version(), None
       except grpc.RpcError as e:  # Not up yet, or the model not loaded.
         if e.code() not in (grpc.StatusCode.UNAVAILABLE,
                             grpc.StatusCode.NOT_FOUND):
           raise
-        available = None
+        available, last_error = None, e
       if available is not None and available >= (version or 0):
         return available
       if time.monotonic() > deadline:
+        said = (f"; the server's last answer: {last_error.code().name}: "
+                f"{last_error.details()}" if last_error else "")
         raise TimeoutError(f"no version >= {version or 0} of "
-                           f"{self.model_name!r} available after {timeout} s")
+                           f"{self.model_name!r} available after {timeout} "
+                           f"s{said}") from last_error
       time.sleep(0.1)

@@ -217,6 +217,14 @@ def test_status_is_the_health_check(shared_server):
   assert code == grpc.StatusCode.NOT_FOUND and "version 5" in details
 
 
+def test_waiting_for_an_unknown_model_ends_with_the_servers_answer(
+    shared_server):
+  with client_lib.RankingClient(shared_server.target, "nope") as client:
+    with pytest.raises(TimeoutError, match="last answer: NOT_FOUND: unknown "
+                       "model 'nope'; this server serves"):
+      client.wait_until_available(timeout=0.3)
+
+
 def _break_saved_model(path):
   with open(os.path.join(path, "saved_model.pb"), "wb") as f:
     f.write(b"not a SavedModel")
