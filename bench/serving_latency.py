@@ -13,10 +13,13 @@ a gRPC or REST latency is one `predict` call end to end (encoding the
 arrays, the transport, the server's checks and signature call, decoding
 the outputs), an in-process one is the signature called on them.
 
-Measured in the same run and on the same requests, both servers running
+Measured in the same run and on the same requests, the servers running
 throughout:
 - the serving_default signature of the same SavedModel called in this
   process (no server), with as many threads;
+- gRPC against a server that does no work (testing/grpc_floor.py: every
+  Predict answered with the same real response, on the local server's
+  gRPC options): Python's gRPC stack, both sides, is all it measures;
 - gRPC, the server started without batching (`RankingClient`);
 - gRPC, the server started with `--enable_batching
   --batching_parameters_file` (default: bench/serving_batching.txt, which
@@ -26,7 +29,9 @@ throughout:
 Prints p50, p99 and QPS of each as a table, then the issue's targets as
 ratios against the in-process figures: gRPC p99 at most 1.5x the in-process
 p99 with one client, and with 16 clients and batching at least 0.8x the
-in-process throughput, at each N.
+in-process throughput, at each N; and the same ratios for the gRPC floor,
+the part of each target the transport takes before the server does
+anything.
 
     python bench/serving_latency.py [--model-base-path DIR --logs DIR]
         [--seconds 10] [--rounds 5] [--candidates 1000 10000]
@@ -50,10 +55,15 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tensorflow_serving.apis import predict_pb2
+
 from models import serving as model_serving
 from serving import client as client_lib
+from serving import config as config_lib
 from serving import layout
 from serving import rest_client
+from serving import servable as servable_lib
+from testing import grpc_floor
 from testing import serving as serving_testing
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -67,10 +77,12 @@ _BATCHING_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 # The installed console script, beside this Python.
 _COARSE_RANK = os.path.join(os.path.dirname(sys.executable), "coarse-rank")
 IN_PROCESS = "in-process signature"
+GRPC_FLOOR = "gRPC floor, no work"
 GRPC = "gRPC"
 GRPC_BATCHED = "gRPC, batching"
 REST = "REST"
-_MODES = (IN_PROCESS, GRPC, REST, GRPC_BATCHED)  # The table's order.
+# The table's order.
+_MODES = (IN_PROCESS, GRPC_FLOOR, GRPC, REST, GRPC_BATCHED)
 
 Row = Tuple[str, int, int, Tuple[float, float, float]]
 
@@ -149,6 +161,23 @@ def _start_server(base_path: str, log: str, extra: Sequence[str]
   return process, *(line.strip().rsplit(" ", 1)[1] for line in lines)
 
 
+def _start_floor(response: predict_pb2.PredictResponse, work: str
+                 ) -> Tuple[subprocess.Popen, str]:
+  """testing/grpc_floor.py answering `response`; the process and target."""
+  path = os.path.join(work, "floor-response.pb")
+  with open(path, "wb") as f:
+    f.write(response.SerializeToString())
+  with open(os.path.join(work, "floor-server.log"), "w") as stderr:
+    process = subprocess.Popen(
+        [sys.executable, "-m", grpc_floor.__name__, "--response", path],
+        stdout=subprocess.PIPE, stderr=stderr, text=True)
+  line = process.stdout.readline()
+  if not line.startswith("serving on "):
+    process.kill()
+    raise RuntimeError(f"the floor server did not start: {line!r}")
+  return process, line.strip().rsplit(" ", 1)[1]
+
+
 def _client_calls(clients: Sequence[Any], inputs
                   ) -> Callable[[int, int], None]:
   def call(t, i):
@@ -169,6 +198,10 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
   def in_process(_, i):
     serve(**{k: tf.constant(v) for k, v in inputs[i % len(inputs)].items()})
 
+  # A real answer to the first request, for the floor server to repeat.
+  response = servable_lib.Servable(0, newest).predict(
+      client_lib.predict_request(config_lib.DEFAULT_MODEL_NAME, inputs[0]))
+  floor, floor_target = _start_floor(response, work)
   plain, target, rest_target = _start_server(
       base_path, os.path.join(work, "server.log"), [])
   batching, batching_target, _ = _start_server(
@@ -183,6 +216,8 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
     most = max(_CONCURRENCY)
     clients[GRPC] = [client_lib.RankingClient(target, timeout=60)
                      for _ in range(most)]
+    clients[GRPC_FLOOR] = [client_lib.RankingClient(floor_target, timeout=60)
+                           for _ in range(most)]
     clients[GRPC_BATCHED] = [
         client_lib.RankingClient(batching_target, timeout=60)
         for _ in range(most)]
@@ -192,7 +227,7 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
     for concurrency in _CONCURRENCY:
       calls = {IN_PROCESS: in_process}
       calls.update({mode: _client_calls(clients[mode], inputs)
-                    for mode in (GRPC, GRPC_BATCHED)})
+                    for mode in (GRPC_FLOOR, GRPC, GRPC_BATCHED)})
       if concurrency in _REST_CONCURRENCY:
         calls[REST] = _client_calls(clients[REST], inputs)
       figures = _alternating(calls, concurrency, args.seconds, args.rounds)
@@ -201,7 +236,7 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
   finally:
     for client in (c for per_mode in clients.values() for c in per_mode):
       client.close()
-    for process in (plain, batching):
+    for process in (plain, batching, floor):
       process.terminate()
       process.wait(timeout=60)
   return sorted(rows, key=lambda row: (_MODES.index(row[0]), row[2]))
@@ -211,6 +246,16 @@ def _figures(rows: Sequence[Row], mode: str, candidates: int, clients: int):
   (figures,) = [f for m, n, c, f in rows
                 if (m, n, c) == (mode, candidates, clients)]
   return figures
+
+
+_P99, _QPS = 1, 2  # Indexes of a row's figures.
+
+
+def _ratio(rows: Sequence[Row], mode: str, candidates: int, clients: int,
+           figure: int) -> float:
+  """A mode's figure over the in-process signature's, same size and clients."""
+  return (_figures(rows, mode, candidates, clients)[figure]
+          / _figures(rows, IN_PROCESS, candidates, clients)[figure])
 
 
 def _verdict(ok: bool) -> str:
@@ -228,10 +273,8 @@ def report(rows: Sequence[Row], seconds: float) -> str:
                  f"{p99:>9.2f}{qps:>9.0f}")
   lines.append("targets, as ratios against the in-process signature:")
   for candidates in sorted({n for _, n, _, _ in rows}):
-    p99_ratio = (_figures(rows, GRPC, candidates, 1)[1]
-                 / _figures(rows, IN_PROCESS, candidates, 1)[1])
-    qps_ratio = (_figures(rows, GRPC_BATCHED, candidates, 16)[2]
-                 / _figures(rows, IN_PROCESS, candidates, 16)[2])
+    p99_ratio = _ratio(rows, GRPC, candidates, 1, _P99)
+    qps_ratio = _ratio(rows, GRPC_BATCHED, candidates, 16, _QPS)
     lines.append(
         f"  {candidates} candidates: gRPC p99 / in-process p99, 1 client: "
         f"{p99_ratio:.2f} (target <= {_MAX_P99_RATIO}): "
@@ -240,6 +283,12 @@ def report(rows: Sequence[Row], seconds: float) -> str:
         f"  {candidates} candidates: batched gRPC QPS / in-process QPS, 16 "
         f"clients: {qps_ratio:.2f} (target >= {_MIN_QPS_RATIO}): "
         f"{_verdict(qps_ratio >= _MIN_QPS_RATIO)}")
+    lines.append(
+        f"  {candidates} candidates, the gRPC floor (no server work): p99 / "
+        f"in-process p99, 1 client: "
+        f"{_ratio(rows, GRPC_FLOOR, candidates, 1, _P99):.2f}; QPS / "
+        f"in-process QPS, 16 clients: "
+        f"{_ratio(rows, GRPC_FLOOR, candidates, 16, _QPS):.2f}")
   return "\n".join(lines)
 
 

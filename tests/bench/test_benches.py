@@ -113,13 +113,16 @@ def test_serving(pushed):
   out = _bench("serving_latency.py", "--model-base-path",
                os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
                "--seconds", "0.3", "--candidates", "50", "120")
-  for mode in ("in-process signature", "gRPC", "gRPC, batching", "REST"):
+  for mode in ("in-process signature", "gRPC floor, no work", "gRPC",
+               "gRPC, batching", "REST"):
     assert f"\n{mode} " in out
   for candidates in (50, 120):
     assert (f"{candidates} candidates: gRPC p99 / in-process p99, 1 client: "
             in out)
     assert (f"{candidates} candidates: batched gRPC QPS / in-process QPS, "
             "16 clients: " in out)
+    assert (f"{candidates} candidates, the gRPC floor (no server work): "
+            "p99 / in-process p99, 1 client: " in out)
 
 
 @pytest.mark.slow
