@@ -117,6 +117,10 @@ def _bench(requests: int, train_steps: int, beam_mode: str, runner: str,
   return figures
 
 
+# The figures of a component that did not run at a size: none measured.
+_NOT_RUN = (math.nan,) * 4
+
+
 def _mb(value: float) -> str:
   return "-" if math.isnan(value) else f"{value:,.0f}"
 
@@ -135,12 +139,13 @@ def _table(requests: List[int], by_size: Dict[int, Figures]) -> str:
   for name in components:
     row = f"{name:<24}"
     for n in requests:
-      s, *mbs = by_size[n].get(name, (0.0, 0.0, float("nan"), 0.0))
-      row += f"{' / '.join([f'{s:.0f}'] + [_mb(m) for m in mbs]):>{width}}"
+      s, *mbs = by_size[n].get(name, _NOT_RUN)
+      seconds = "-" if math.isnan(s) else f"{s:.0f}"
+      row += f"{' / '.join([seconds] + [_mb(m) for m in mbs]):>{width}}"
     if len(requests) > 1:
       growth = [b / a if a else float("nan") for a, b in zip(
-          by_size[small].get(name, (0, 0, 0, 0)),
-          by_size[large].get(name, (0, 0, 0, 0)))]
+          by_size[small].get(name, _NOT_RUN),
+          by_size[large].get(name, _NOT_RUN))]
       text = " / ".join("-" if math.isnan(g) else f"{g:.2f}" for g in growth)
       row += f"{text:>{width}}"
     lines.append(row)
