@@ -74,10 +74,9 @@ def run(servable, batching: bool = False) -> int:
     num_run = len(requests)
   else:
     for name, signature in servable.signatures.items():
-      inputs = signature.smoke_inputs()
-      signature.run(inputs)
       first[name] = {key: tensors.to_proto(value.numpy())
-                     for key, value in inputs.items()}
+                     for key, value in signature.smoke_inputs().items()}
+      signature.call(first[name])
     num_run = len(servable.signatures)
   if batching:
     for name, inputs in first.items():

@@ -18,10 +18,10 @@ def test_every_predict_gets_the_fixed_response():
   server, port = grpc_floor.serve(response)
   try:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-      stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+      predictions = prediction_service_pb2_grpc.PredictionServiceStub(channel)
       for ids in (["a"], ["b", "c", "d"]):
         request = client_lib.predict_request(
             "any", {"candidate_item_ids": np.array([[i.encode() for i in ids]], dtype=object)})
-        assert stub.Predict(request, timeout=30) == response
+        assert predictions.Predict(request, timeout=30) == response
   finally:
     server.stop(0)
