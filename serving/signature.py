@@ -307,6 +307,17 @@ class Signature:
           f"output_filter names unknown outputs {unknown} of signature "
           f"{self.name!r}, which returns {list(self.outputs)}")
 
+  def run(self, inputs: Mapping[str, tf.Tensor],
+          output_filter: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+    """Calls the signature on tensors in process; its (`output_filter`) outputs.
+
+    Raises:
+      errors.ServingError: INVALID_ARGUMENT for an unknown output name.
+      tf.errors.OpError: the signature's own checks.
+    """
+    self.check_output_filter(output_filter)
+    return _numpy(self.function(**inputs), output_filter or self.outputs)
+
   def smoke_inputs(self) -> Dict[str, tf.Tensor]:
     """A minimal valid request: every unknown dimension 1, values "" or 0."""
     out = {}
