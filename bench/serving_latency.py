@@ -26,12 +26,16 @@ throughout:
   waits longer than serving/batching_parameters.txt, see there);
 - REST, one client (`RestRankingClient`, the columnar JSON format).
 
-Prints p50, p99 and QPS of each as a table, then the issue's targets as
-ratios against the in-process figures: gRPC p99 at most 1.5x the in-process
+Prints p50, p99 and QPS of each as a table, with the CPU time per request
+of the server (user + system, of its process) and of this process (its
+clients, or the in-process calls), then the issue's targets as ratios
+against the in-process figures: gRPC p99 at most 1.5x the in-process
 p99 with one client, and with 16 clients and batching at least 0.8x the
 in-process throughput, at each N; and the same ratios for the gRPC floor,
 the part of each target the transport takes before the server does
-anything.
+anything; and, with 16 clients, the batched server's CPU per request over
+the in-process signature's: the clients share this machine's CPUs with the
+server, and their share is told apart from the server's.
 
     python bench/serving_latency.py [--model-base-path DIR --logs DIR]
         [--seconds 10] [--rounds 5] [--candidates 1000 10000]
@@ -45,14 +49,17 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import argparse
+import math
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
+import psutil
 import tensorflow as tf
 
 from tensorflow_serving.apis import predict_pb2
@@ -84,7 +91,9 @@ REST = "REST"
 # The table's order.
 _MODES = (IN_PROCESS, GRPC_FLOOR, GRPC, REST, GRPC_BATCHED)
 
-Row = Tuple[str, int, int, Tuple[float, float, float]]
+# p50 ms, p99 ms, QPS, server CPU ms and this process's CPU ms per request.
+Figures = Tuple[float, float, float, float, float]
+Row = Tuple[str, int, int, Figures]
 
 
 def _measure(call: Callable[[int, int], None], threads: int,
@@ -117,29 +126,51 @@ def _measure(call: Callable[[int, int], None], threads: int,
   return [x for per_thread in latencies for x in per_thread], elapsed
 
 
+def _cpu_seconds(process: Optional[psutil.Process]) -> float:
+  """The user + system CPU time a process has used (all its threads), in s.
+
+  NaN for None (no process).
+  """
+  if process is None:
+    return math.nan
+  times = process.cpu_times()
+  return times.user + times.system
+
+
 def _alternating(calls: Mapping[str, Callable[[int, int], None]],
+                 servers: Mapping[str, Optional[psutil.Process]],
                  threads: int, seconds: float, rounds: int
-                 ) -> Dict[str, Tuple[float, float, float]]:
-  """Each mode's p50 and p99 (ms) and QPS, the modes taking turns.
+                 ) -> Dict[str, Figures]:
+  """Each mode's figures, the modes taking turns.
 
   Each mode runs `rounds` times `seconds / rounds`, in turn with the
-  others, and its latencies are pooled: load from other work on the
-  machine falls on every mode alike, not on whichever ran at that time.
+  others, and its latencies and CPU times are pooled: load from other work
+  on the machine falls on every mode alike, not on whichever ran at that
+  time. A mode's server CPU is that of `servers[mode]` (NaN for None),
+  the local CPU that of this process, while the mode runs.
   """
   for call in calls.values():  # Warm up every thread's path first.
     for t in range(threads):
       call(t, 0)
-  samples = {mode: ([], 0.0) for mode in calls}
+  this = psutil.Process()
+  samples = {mode: ([], 0.0, 0.0, 0.0) for mode in calls}
   for _ in range(rounds):
     for mode, call in calls.items():
+      server = servers[mode]
+      server_start = _cpu_seconds(server)
+      local_start = _cpu_seconds(this)
       latencies, elapsed = _measure(call, threads, seconds / rounds)
-      pooled, total = samples[mode]
-      samples[mode] = (pooled + latencies, total + elapsed)
+      server_cpu = _cpu_seconds(server) - server_start
+      local_cpu = _cpu_seconds(this) - local_start
+      pooled, total, server_total, local_total = samples[mode]
+      samples[mode] = (pooled + latencies, total + elapsed,
+                       server_total + server_cpu, local_total + local_cpu)
   out = {}
-  for mode, (latencies, elapsed) in samples.items():
+  for mode, (latencies, elapsed, server_cpu, local_cpu) in samples.items():
     ms = np.array(latencies) * 1e3
     out[mode] = (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)),
-                 len(ms) / elapsed)
+                 len(ms) / elapsed, server_cpu * 1e3 / len(ms),
+                 local_cpu * 1e3 / len(ms))
   return out
 
 
@@ -223,6 +254,9 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
         for _ in range(most)]
     clients[REST] = [rest_client.RestRankingClient(rest_target, timeout=60)
                      for _ in range(max(_REST_CONCURRENCY))]
+    servers = {IN_PROCESS: None, GRPC_FLOOR: psutil.Process(floor.pid),
+               GRPC: psutil.Process(plain.pid), REST: psutil.Process(plain.pid),
+               GRPC_BATCHED: psutil.Process(batching.pid)}
     rows = []
     for concurrency in _CONCURRENCY:
       calls = {IN_PROCESS: in_process}
@@ -230,7 +264,8 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
                     for mode in (GRPC_FLOOR, GRPC, GRPC_BATCHED)})
       if concurrency in _REST_CONCURRENCY:
         calls[REST] = _client_calls(clients[REST], inputs)
-      figures = _alternating(calls, concurrency, args.seconds, args.rounds)
+      figures = _alternating(calls, servers, concurrency, args.seconds,
+                             args.rounds)
       rows += [(mode, num_candidates, concurrency, figures[mode])
                for mode in calls]
   finally:
@@ -248,7 +283,7 @@ def _figures(rows: Sequence[Row], mode: str, candidates: int, clients: int):
   return figures
 
 
-_P99, _QPS = 1, 2  # Indexes of a row's figures.
+_P99, _QPS, _SERVER_CPU, _LOCAL_CPU = 1, 2, 3, 4  # A row's figures.
 
 
 def _ratio(rows: Sequence[Row], mode: str, candidates: int, clients: int,
@@ -262,15 +297,20 @@ def _verdict(ok: bool) -> str:
   return "meets" if ok else "MISSES"
 
 
+def _ms(value: float) -> str:
+  return "-" if math.isnan(value) else f"{value:.2f}"
+
+
 def report(rows: Sequence[Row], seconds: float) -> str:
   """The table of every row, then the targets as ratios."""
   lines = [f"{seconds:g} s per row in turns, {os.cpu_count()} CPUs; "
-           "latency of one request end to end",
+           "latency of one request end to end; CPU ms per request of the "
+           "server's process and of this one (clients or in-process calls)",
            f"{'mode':<22}{'candidates':>11}{'clients':>8}{'p50 ms':>9}"
-           f"{'p99 ms':>9}{'QPS':>9}"]
-  for mode, candidates, clients, (p50, p99, qps) in rows:
+           f"{'p99 ms':>9}{'QPS':>9}{'server CPU':>12}{'local CPU':>11}"]
+  for mode, candidates, clients, (p50, p99, qps, server, local) in rows:
     lines.append(f"{mode:<22}{candidates:>11}{clients:>8}{p50:>9.2f}"
-                 f"{p99:>9.2f}{qps:>9.0f}")
+                 f"{p99:>9.2f}{qps:>9.0f}{_ms(server):>12}{_ms(local):>11}")
   lines.append("targets, as ratios against the in-process signature:")
   for candidates in sorted({n for _, n, _, _ in rows}):
     p99_ratio = _ratio(rows, GRPC, candidates, 1, _P99)
@@ -289,6 +329,14 @@ def report(rows: Sequence[Row], seconds: float) -> str:
         f"{_ratio(rows, GRPC_FLOOR, candidates, 1, _P99):.2f}; QPS / "
         f"in-process QPS, 16 clients: "
         f"{_ratio(rows, GRPC_FLOOR, candidates, 16, _QPS):.2f}")
+    batched = _figures(rows, GRPC_BATCHED, candidates, 16)
+    in_process = _figures(rows, IN_PROCESS, candidates, 16)
+    lines.append(
+        f"  {candidates} candidates, CPU ms per request, 16 clients: batched "
+        f"server {batched[_SERVER_CPU]:.2f} + its clients "
+        f"{batched[_LOCAL_CPU]:.2f}, in-process {in_process[_LOCAL_CPU]:.2f}; "
+        f"batched server / in-process: "
+        f"{batched[_SERVER_CPU] / in_process[_LOCAL_CPU]:.2f}")
   return "\n".join(lines)
 
 

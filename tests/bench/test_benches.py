@@ -123,6 +123,22 @@ def test_serving(pushed):
             "16 clients: " in out)
     assert (f"{candidates} candidates, the gRPC floor (no server work): "
             "p99 / in-process p99, 1 client: " in out)
+    # CPU per request: the server's process for every mode with a server,
+    # none for the in-process calls; this process's for every mode.
+    rows = dict(re.findall(
+        rf"(?m)^(.+?) +{candidates} +16(?: +[\d.]+){{3}} +([\d.]+|-) +[\d.]+$",
+        out))
+    assert rows["in-process signature"] == "-", out
+    for mode in ("gRPC floor, no work", "gRPC", "gRPC, batching"):
+      assert float(rows[mode]) > 0.05, out
+    cpu = re.search(
+        rf"{candidates} candidates, CPU ms per request, 16 clients: batched "
+        r"server ([\d.]+) \+ its clients ([\d.]+), in-process ([\d.]+); "
+        r"batched server / in-process: ([\d.]+)$", out, re.MULTILINE)
+    assert cpu, out
+    assert cpu[1] == rows["gRPC, batching"]
+    assert float(cpu[4]) == pytest.approx(float(cpu[1]) / float(cpu[3]),
+                                          abs=0.01 + 0.01 * float(cpu[4]))
 
 
 @pytest.mark.slow
