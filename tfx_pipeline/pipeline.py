@@ -11,6 +11,7 @@ from components.listwise import split as split_lib
 from components.push import component as push_component
 from components.push import pusher as pusher_lib
 from components.schema import component as schema_component
+from components.transform import component as transform_component
 from components.validation import component as validation_component
 from models import hparams as hparams_lib
 from tfx_pipeline import config as config_lib
@@ -29,9 +30,10 @@ def create_pipeline(
 
   ListwiseExampleGen -> ListwiseSchemaGen -> Transform -> (Tuner) ->
   Trainer -> (last blessed model) -> HitrateValidator -> Pusher ->
-  UpdateModelsConfig. The Pusher is TFX's, except that it does not push a
-  model again that the newest pushed version already holds
-  (components/push/pusher.py).
+  UpdateModelsConfig. Transform is TFX's, its executor mending Beam's local
+  data plane first (components/transform/). The Pusher is TFX's, except
+  that it does not push a model again that the newest pushed version
+  already holds (components/push/pusher.py).
 
   Args:
     config: every setting of the run.
@@ -51,7 +53,7 @@ def create_pipeline(
     schema = schema_component.ListwiseSchemaGen(
         list_size=config.listwise.list_size,
         history_length=config.listwise.history_length)
-    transform = tfx.components.Transform(
+    transform = transform_component.Transform(
         examples=examples.outputs["examples"],
         schema=schema.outputs["schema"],
         preprocessing_fn=config.preprocessing_fn,

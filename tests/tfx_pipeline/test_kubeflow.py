@@ -33,7 +33,7 @@ EXECUTORS = {
     "ListwiseExampleGen": "components.listwise.executor.Executor",
     "ListwiseSchemaGen":
         "components.schema.component.ListwiseSchemaGen_Executor",
-    "Transform": "tfx.components.transform.executor.Executor",
+    "Transform": "components.transform.component.Executor",
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "HitrateValidator": "components.validation.executor.Executor",
     "Pusher": "components.push.pusher.Executor",
