@@ -15,7 +15,6 @@ with the HTTP status of its gRPC code.
 
 import http
 import http.server
-import json
 import logging
 import re
 import threading
@@ -204,7 +203,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     except Exception as e:  # pylint: disable=broad-except
       code, message = errors.status(e, f"{method} {self.path}", _LOG)
       status, answer = HTTP_STATUS[code], {"error": message}
-    data = json.dumps(answer).encode("utf-8")
+    data = rest_json.dumps(answer).encode("utf-8")
     self.send_response(status)
     self.send_header("Content-Type", "application/json")
     self.send_header("Content-Length", str(len(data)))

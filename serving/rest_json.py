@@ -5,15 +5,18 @@ fit it (integers for an integer or float input, numbers for a float input,
 strings or {"b64": ...} for a string input); otherwise it keeps the dtype
 of its values (int64, float32, string, bool), so that Signature.check
 refuses it with the same message as over gRPC. Outputs are written as TF
-Serving writes them: numbers as JSON numbers (-inf as -Infinity, which
-Python's and JavaScript's JSON parsers read), strings as text, or as
-{"b64": ...} when they are not UTF-8.
+Serving writes them (`dumps`): numbers as JSON numbers, a float with as
+many digits as its dtype needs to be read back exactly (9 for float32, not
+the 17 of a Python float) and whole ones with ".0"; -inf, inf and NaN as
+-Infinity, Infinity and NaN, which Python's and JavaScript's JSON parsers
+read; strings as text, or as {"b64": ...} when they are not UTF-8.
 """
 
 import base64
 import binascii
 import json
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+import math
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -41,7 +44,7 @@ def _flatten(value: Any, what: str) -> Tuple[List[int], List[Any]]:
   """
   if not isinstance(value, list):
     return [], [value]
-  if not any(isinstance(v, list) for v in value):
+  if list not in set(map(type, value)):  # JSON gives lists, no subclass.
     return [len(value)], value
   parts = [_flatten(v, what) for v in value]
   shapes = {tuple(shape) for shape, _ in parts}
@@ -53,13 +56,12 @@ def _flatten(value: Any, what: str) -> Tuple[List[int], List[Any]]:
   return [len(value), *shape], [v for _, values in parts for v in values]
 
 
-def _kind(values: List[Any], what: str) -> Optional[str]:
-  """"string", "bool", "int" or "float"; None for no values."""
-  types = {type(v) for v in values}
+def _kind(values: List[Any], types: Set[type], what: str) -> Optional[str]:
+  """"string", "bool", "int" or "float" for values of `types`; None for none."""
   if not types:
     return None
-  if types <= {str, dict} and all(_is_b64(v) for v in values
-                                  if isinstance(v, dict)):
+  if types <= {str, dict} and (dict not in types or all(
+      _is_b64(v) for v in values if isinstance(v, dict))):
     return "string"
   if types == {bool}:
     return "bool"
@@ -105,7 +107,8 @@ def to_array(value: Any, dtype: Optional[tf.DType], what: str) -> np.ndarray:
       mixed kinds, nulls, or integers out of the dtype's range.
   """
   shape, values = _flatten(value, what)
-  kind = _kind(values, what)
+  types = set(map(type, values))
+  kind = _kind(values, types, what)
   if kind is None:  # No values: the input's dtype, or float32.
     target = dtype or tf.float32
   else:
@@ -113,7 +116,8 @@ def to_array(value: Any, dtype: Optional[tf.DType], what: str) -> np.ndarray:
         _DEFAULT_DTYPES[kind])
   if target == tf.string:
     array = np.empty(len(values), dtype=object)
-    array[:] = [_bytes(v, what) for v in values]
+    array[:] = (list(map(str.encode, values)) if types == {str}
+                else [_bytes(v, what) for v in values])
     return array.reshape(shape)
   try:
     return np.array(values, dtype=target.as_numpy_dtype).reshape(shape)
@@ -210,13 +214,87 @@ def _string_json(value: bytes) -> Any:
 def to_json(array: np.ndarray) -> Any:
   """A JSON value of an array: nested lists of numbers, strings or b64."""
   if array.dtype == object:
-    return np.vectorize(_string_json, otypes=[object])(array).tolist()
+    values = array.ravel().tolist()
+    try:  # All UTF-8 (ids): decoded at once.
+      texts = list(map(bytes.decode, values))
+    except (UnicodeDecodeError, TypeError):
+      texts = [_string_json(v) for v in values]
+    strings = np.empty(len(texts), dtype=object)
+    strings[:] = texts
+    return strings.reshape(array.shape).tolist()
   return array.tolist()
 
 
-def predictions(outputs: Mapping[str, np.ndarray]) -> List[Any]:
-  """The row format's answer: per row, its outputs (or its only output)."""
-  values = {name: to_json(value) for name, value in outputs.items()}
+# Significant digits that read back as the same value (max_digits10).
+_FLOAT_DIGITS = {np.dtype(np.float16): 5, np.dtype(np.float32): 9,
+                 np.dtype(np.float64): 17}
+
+
+def _output_value(array: np.ndarray) -> Any:
+  """An output as `dumps` writes it: float arrays kept, the rest as JSON."""
+  return array if array.dtype in _FLOAT_DIGITS else to_json(array)
+
+
+def _special_float(value: float, text: str) -> str:
+  """The JSON text of a whole or non-finite float, from its %g `text`."""
+  if math.isnan(value):
+    return "NaN"
+  if math.isinf(value):
+    return "Infinity" if value > 0 else "-Infinity"
+  return text if "e" in text else text + ".0"
+
+
+def _float_texts(array: np.ndarray) -> List[str]:
+  """The JSON text of each value of a float array, in row-major order.
+
+  As TF Serving writes floats: enough digits for the dtype to read each one
+  back exactly, whole numbers with ".0" (a reader must not take them for
+  integers), and -Infinity, Infinity and NaN.
+  """
+  values = array.ravel().tolist()
+  if not values:
+    return []
+  form = f"%.{_FLOAT_DIGITS[array.dtype]}g"
+  texts = ((form + ",") * len(values) % tuple(values)).split(",")[:-1]
+  flat = array.ravel()
+  with np.errstate(invalid="ignore"):
+    special = ~np.isfinite(flat) | (flat == np.trunc(flat))
+  for i in np.flatnonzero(special).tolist():
+    texts[i] = _special_float(values[i], texts[i])
+  return texts
+
+
+def _nested(texts: List[str], shape: Tuple[int, ...]) -> str:
+  """JSON lists of `shape` around row-major value texts."""
+  if not shape:
+    return texts[0]
+  if len(shape) == 1:
+    return "[" + ", ".join(texts) + "]"
+  step = len(texts) // shape[0] if shape[0] else 0
+  return "[" + ", ".join(_nested(texts[i * step:(i + 1) * step], shape[1:])
+                         for i in range(shape[0])) + "]"
+
+
+def dumps(answer: Any) -> str:
+  """The JSON text of an answer whose float outputs are arrays (see above)."""
+  if isinstance(answer, (np.ndarray, np.floating)):  # A row may be a scalar.
+    answer = np.asarray(answer)
+    return _nested(_float_texts(answer), answer.shape)
+  if isinstance(answer, dict):
+    return "{" + ", ".join(f"{json.dumps(str(k))}: {dumps(v)}"
+                           for k, v in answer.items()) + "}"
+  if isinstance(answer, list) and any(
+      isinstance(v, (np.ndarray, np.floating, dict)) for v in answer):
+    return "[" + ", ".join(dumps(v) for v in answer) + "]"
+  return json.dumps(answer)
+
+
+def predictions(outputs: Mapping[str, np.ndarray]) -> Any:
+  """The row format's answer: per row, its outputs (or its only output).
+
+  Float outputs stay arrays: write the answer with `dumps`.
+  """
+  values = {name: _output_value(value) for name, value in outputs.items()}
   if len(values) == 1:
     return next(iter(values.values()))
   names = sorted(values)
@@ -224,6 +302,9 @@ def predictions(outputs: Mapping[str, np.ndarray]) -> List[Any]:
 
 
 def columns(outputs: Mapping[str, np.ndarray]) -> Any:
-  """The columnar format's answer: output name -> value (or the only one)."""
-  values = {name: to_json(value) for name, value in outputs.items()}
+  """The columnar format's answer: output name -> value (or the only one).
+
+  Float outputs stay arrays: write the answer with `dumps`.
+  """
+  values = {name: _output_value(value) for name, value in outputs.items()}
   return next(iter(values.values())) if len(values) == 1 else values

@@ -117,21 +117,52 @@ def test_a_body_names_its_signature_and_format():
 def test_outputs_are_written_as_tf_serving_writes_them():
   outputs = {"scores": np.array([[0.5, -np.inf], [1.0, 2.0]], np.float32),
              "ids": np.array([[b"a", b"\xff"], [b"c", b"d"]], dtype=object)}
-  assert rest_json.predictions(outputs) == [
-      {"scores": [0.5, -np.inf], "ids": ["a", {"b64": "/w=="}]},
-      {"scores": [1.0, 2.0], "ids": ["c", "d"]}]
-  assert rest_json.columns(outputs) == {
-      "scores": [[0.5, -np.inf], [1.0, 2.0]],
-      "ids": [["a", {"b64": "/w=="}], ["c", "d"]]}
+  assert rest_json.dumps(rest_json.predictions(outputs)) == (
+      '[{"ids": ["a", {"b64": "/w=="}], "scores": [0.5, -Infinity]}, '
+      '{"ids": ["c", "d"], "scores": [1.0, 2.0]}]')
+  assert rest_json.dumps(rest_json.columns(outputs)) == (
+      '{"scores": [[0.5, -Infinity], [1.0, 2.0]], '
+      '"ids": [["a", {"b64": "/w=="}], ["c", "d"]]}')
   only = {"scores": outputs["scores"]}
-  assert rest_json.predictions(only) == [[0.5, -np.inf], [1.0, 2.0]]
-  assert rest_json.columns(only) == [[0.5, -np.inf], [1.0, 2.0]]
-  assert json.dumps(rest_json.columns(only)) == (
-      "[[0.5, -Infinity], [1.0, 2.0]]")
+  for answer in (rest_json.predictions(only), rest_json.columns(only)):
+    assert rest_json.dumps(answer) == "[[0.5, -Infinity], [1.0, 2.0]]"
+  # One value per row: each row's output is a scalar.
+  rows = {"score": np.array([0.25, 3.0], np.float32),
+          "id": np.array([b"a", b"b"], dtype=object)}
+  assert rest_json.dumps(rest_json.predictions(rows)) == (
+      '[{"id": "a", "score": 0.25}, {"id": "b", "score": 3.0}]')
+
+
+@pytest.mark.parametrize("dtype, value, text", [
+    # float32 needs 9 digits to be read back exactly, not a double's 17.
+    # (Digits as NumPy's format_float_scientific(precision=8) gives them.)
+    (np.float32, 0.1, "0.100000001"),
+    (np.float32, -1.5e-7, "-1.50000005e-07"),
+    (np.float32, 123456792.0, "123456792.0"),  # Whole: ".0" added.
+    (np.float32, 3e20, "3.00000006e+20"),  # Whole in exponent form: kept.
+    (np.float32, -0.0, "-0.0"),
+    (np.float32, np.inf, "Infinity"),
+    (np.float32, -np.inf, "-Infinity"),
+    (np.float32, np.nan, "NaN"),
+    (np.float64, 0.1, "0.10000000000000001"),
+    (np.float16, 0.1, "0.099976"),
+])
+def test_floats_are_written_with_their_dtypes_digits(dtype, value, text):
+  assert rest_json.dumps(np.array([value], dtype)) == f"[{text}]"
+  assert rest_json.dumps(np.array(value, dtype)) == text
+  assert rest_json.dumps([dtype(value)]) == f"[{text}]"
+
+
+def test_float_arrays_of_any_shape_are_nested_lists():
+  array = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 8
+  assert json.loads(rest_json.dumps(array)) == array.tolist()
+  for shape in [(0,), (2, 0), (0, 3)]:
+    empty = np.zeros(shape, np.float32)
+    assert json.loads(rest_json.dumps(empty)) == empty.tolist()
 
 
 def test_float32_values_survive_the_round_trip_exactly():
   scores = np.random.default_rng(0).standard_normal(100).astype(np.float32)
-  text = json.dumps(rest_json.to_json(scores))
-  np.testing.assert_array_equal(
-      rest_json.to_array(json.loads(text), tf.float32, "x"), scores)
+  for text in (json.dumps(rest_json.to_json(scores)), rest_json.dumps(scores)):
+    np.testing.assert_array_equal(
+        rest_json.to_array(json.loads(text), tf.float32, "x"), scores)
