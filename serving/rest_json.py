@@ -5,11 +5,13 @@ fit it (integers for an integer or float input, numbers for a float input,
 strings or {"b64": ...} for a string input); otherwise it keeps the dtype
 of its values (int64, float32, string, bool), so that Signature.check
 refuses it with the same message as over gRPC. Outputs are written as TF
-Serving writes them (`dumps`): numbers as JSON numbers, a float with as
-many digits as its dtype needs to be read back exactly (9 for float32, not
-the 17 of a Python float) and whole ones with ".0"; -inf, inf and NaN as
--Infinity, Infinity and NaN, which Python's and JavaScript's JSON parsers
-read; strings as text, or as {"b64": ...} when they are not UTF-8.
+Serving writes them (`WriteDecimal` in tensorflow_serving/util/
+json_tensor.cc; `dumps`): a float in 6 significant digits when they read
+back as the same value of its dtype, else in as many as the dtype needs (9
+for float32, 17 for float64), whole numbers with ".0", -inf, inf and NaN as
+-Infinity, Infinity and NaN (which Python's and JavaScript's JSON parsers
+read); other numbers as JSON numbers; strings as text, or as {"b64": ...}
+when they are not UTF-8.
 """
 
 import base64
@@ -84,6 +86,13 @@ def _bytes(value: Any, what: str) -> bytes:
         f"{what} has a {{\"b64\": ...}} value that is not base64: {e}") from e
 
 
+def _object_array(values: List[Any]) -> np.ndarray:
+  """A 1-D object array of `values` (NumPy would nest lists, not keep them)."""
+  array = np.empty(len(values), dtype=object)
+  array[:] = values
+  return array
+
+
 def _fits(kind: str, dtype: tf.DType) -> bool:
   if kind == "string":
     return dtype == tf.string
@@ -115,10 +124,8 @@ def to_array(value: Any, dtype: Optional[tf.DType], what: str) -> np.ndarray:
     target = dtype if dtype is not None and _fits(kind, dtype) else (
         _DEFAULT_DTYPES[kind])
   if target == tf.string:
-    array = np.empty(len(values), dtype=object)
-    array[:] = (list(map(str.encode, values)) if types == {str}
-                else [_bytes(v, what) for v in values])
-    return array.reshape(shape)
+    return _object_array(list(map(str.encode, values)) if types == {str}
+                         else [_bytes(v, what) for v in values]).reshape(shape)
   try:
     return np.array(values, dtype=target.as_numpy_dtype).reshape(shape)
   except OverflowError as e:
@@ -219,53 +226,58 @@ def to_json(array: np.ndarray) -> Any:
       texts = list(map(bytes.decode, values))
     except (UnicodeDecodeError, TypeError):
       texts = [_string_json(v) for v in values]
-    strings = np.empty(len(texts), dtype=object)
-    strings[:] = texts
-    return strings.reshape(array.shape).tolist()
+    return _object_array(texts).reshape(array.shape).tolist()
   return array.tolist()
 
 
-# Significant digits that read back as the same value (max_digits10).
-_FLOAT_DIGITS = {np.dtype(np.float16): 5, np.dtype(np.float32): 9,
-                 np.dtype(np.float64): 17}
+class JsonText(str):
+  """JSON text that `dumps` writes as it is (an output's or a row's value)."""
 
 
-def _output_value(array: np.ndarray) -> Any:
-  """An output as `dumps` writes it: float arrays kept, the rest as JSON."""
-  return array if array.dtype in _FLOAT_DIGITS else to_json(array)
+# Float dtypes -> the dtype a value is read back as, and its max_digits10.
+# TF Serving writes a half as a float.
+_FLOAT_FORMS = {np.dtype(np.float16): (np.dtype(np.float32), 9),
+                np.dtype(np.float32): (np.dtype(np.float32), 9),
+                np.dtype(np.float64): (np.dtype(np.float64), 17)}
 
 
-def _special_float(value: float, text: str) -> str:
-  """The JSON text of a whole or non-finite float, from its %g `text`."""
-  if math.isnan(value):
-    return "NaN"
-  if math.isinf(value):
-    return "Infinity" if value > 0 else "-Infinity"
-  return text if "e" in text else text + ".0"
-
-
-def _float_texts(array: np.ndarray) -> List[str]:
+def _float_texts(values: np.ndarray) -> List[str]:
   """The JSON text of each value of a float array, in row-major order.
 
-  As TF Serving writes floats: enough digits for the dtype to read each one
-  back exactly, whole numbers with ".0" (a reader must not take them for
-  integers), and -Infinity, Infinity and NaN.
+  Args:
+    values: `[...]` float16, float32 or float64, native byte order.
+
+  Returns:
+    One text per value, as TF Serving's `WriteDecimal` writes it (see the
+    module docstring).
   """
-  values = array.ravel().tolist()
-  if not values:
+  dtype, digits = _FLOAT_FORMS[values.dtype]
+  flat = values.ravel().astype(dtype)
+  numbers = tuple(flat.tolist())
+  if not numbers:
     return []
-  form = f"%.{_FLOAT_DIGITS[array.dtype]}g"
-  texts = ((form + ",") * len(values) % tuple(values)).split(",")[:-1]
-  flat = array.ravel()
+  short = "%g," * len(numbers) % numbers  # absl::StrCat: 6 digits.
+  exact = np.fromstring(short, dtype=np.float64, sep=",").astype(dtype) == flat
+  long = ((f"%.{digits}g," * len(numbers)) % numbers).split(",")
+  texts = [s if keep else l for s, l, keep in zip(
+      short.split(","), long, exact.tolist())]
   with np.errstate(invalid="ignore"):
+    # A text without "." or "e" (a whole number, as texts read back
+    # exactly) gets ".0"; non-finite ones get their names.
     special = ~np.isfinite(flat) | (flat == np.trunc(flat))
   for i in np.flatnonzero(special).tolist():
-    texts[i] = _special_float(values[i], texts[i])
+    value, text = numbers[i], texts[i]
+    if math.isnan(value):
+      texts[i] = "NaN"
+    elif math.isinf(value):
+      texts[i] = "Infinity" if value > 0 else "-Infinity"
+    elif "e" not in text:
+      texts[i] = text + ".0"
   return texts
 
 
 def _nested(texts: List[str], shape: Tuple[int, ...]) -> str:
-  """JSON lists of `shape` around row-major value texts."""
+  """JSON lists of `shape` around the row-major value `texts`."""
   if not shape:
     return texts[0]
   if len(shape) == 1:
@@ -275,36 +287,64 @@ def _nested(texts: List[str], shape: Tuple[int, ...]) -> str:
                          for i in range(shape[0])) + "]"
 
 
+def _float_form(array: np.ndarray) -> Optional[np.ndarray]:
+  """`array` in native byte order if `_float_texts` writes it, else None."""
+  native = array.dtype.newbyteorder("=")
+  return array.astype(native, copy=False) if native in _FLOAT_FORMS else None
+
+
+def _output_value(array: np.ndarray) -> Any:
+  """An output's whole value: JsonText for floats, else JSON values."""
+  floats = _float_form(array)
+  if floats is None:
+    return to_json(array)
+  return JsonText(_nested(_float_texts(floats), floats.shape))
+
+
+def _output_rows(array: np.ndarray) -> List[Any]:
+  """An output's value per row (first dimension; a scalar's whole value)."""
+  floats = _float_form(array)
+  if floats is None or not floats.shape:
+    return _output_value(array)
+  texts, shape = _float_texts(floats), floats.shape
+  step = len(texts) // shape[0] if shape[0] else 0
+  return [JsonText(_nested(texts[i * step:(i + 1) * step], shape[1:]))
+          for i in range(shape[0])]
+
+
 def dumps(answer: Any) -> str:
-  """The JSON text of an answer whose float outputs are arrays (see above)."""
-  if isinstance(answer, (np.ndarray, np.floating)):  # A row may be a scalar.
-    answer = np.asarray(answer)
-    return _nested(_float_texts(answer), answer.shape)
+  """The JSON text of an answer of `predictions` or `columns` (or any JSON).
+
+  JsonText is written as it is, also as a dict value or list item; dict
+  keys must be strings.
+  """
+  if isinstance(answer, JsonText):
+    return str(answer)
   if isinstance(answer, dict):
-    return "{" + ", ".join(f"{json.dumps(str(k))}: {dumps(v)}"
+    return "{" + ", ".join(f"{json.dumps(k)}: {dumps(v)}"
                            for k, v in answer.items()) + "}"
   if isinstance(answer, list) and any(
-      isinstance(v, (np.ndarray, np.floating, dict)) for v in answer):
+      isinstance(v, (JsonText, dict)) for v in answer):
     return "[" + ", ".join(dumps(v) for v in answer) + "]"
   return json.dumps(answer)
 
 
-def predictions(outputs: Mapping[str, np.ndarray]) -> Any:
+def predictions(outputs: Mapping[str, np.ndarray]) -> List[Any]:
   """The row format's answer: per row, its outputs (or its only output).
 
-  Float outputs stay arrays: write the answer with `dumps`.
+  Float values are JsonText: write the answer with `dumps`.
   """
-  values = {name: _output_value(value) for name, value in outputs.items()}
-  if len(values) == 1:
-    return next(iter(values.values()))
-  names = sorted(values)
-  return [dict(zip(names, row)) for row in zip(*(values[n] for n in names))]
+  rows = {name: _output_rows(value) for name, value in outputs.items()}
+  if len(rows) == 1:
+    return next(iter(rows.values()))
+  names = sorted(rows)
+  return [dict(zip(names, row)) for row in zip(*(rows[n] for n in names))]
 
 
 def columns(outputs: Mapping[str, np.ndarray]) -> Any:
   """The columnar format's answer: output name -> value (or the only one).
 
-  Float outputs stay arrays: write the answer with `dumps`.
+  Float values are JsonText: write the answer with `dumps`.
   """
   values = {name: _output_value(value) for name, value in outputs.items()}
   return next(iter(values.values())) if len(values) == 1 else values

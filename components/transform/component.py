@@ -11,6 +11,9 @@ before Transform builds its pipeline; every other runner (in-memory,
 Dataflow, Flink, Spark) is unaffected by it.
 """
 
+from typing import Any, Dict, List
+
+from tfx import types
 from tfx import v1 as tfx
 from tfx.components.transform import executor as transform_executor
 from tfx.dsl.components.base import executor_spec
@@ -21,7 +24,9 @@ from components import beam_direct
 class Executor(transform_executor.Executor):
   """TFX's Transform executor, the data-plane mend applied before it runs."""
 
-  def Do(self, input_dict, output_dict, exec_properties):  # pylint: disable=invalid-name
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
     beam_direct.use_size_based_runner_flush()
     super().Do(input_dict, output_dict, exec_properties)
 

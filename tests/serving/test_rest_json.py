@@ -133,36 +133,57 @@ def test_outputs_are_written_as_tf_serving_writes_them():
       '[{"id": "a", "score": 0.25}, {"id": "b", "score": 3.0}]')
 
 
+# As TF Serving's WriteDecimal: 6 significant digits (printf's %g) when they
+# read back as the same value of the dtype, else 9 (float32) or 17 (float64);
+# ".0" after a whole number without an exponent. The long forms are printf's.
 @pytest.mark.parametrize("dtype, value, text", [
-    # float32 needs 9 digits to be read back exactly, not a double's 17.
-    # (Digits as NumPy's format_float_scientific(precision=8) gives them.)
-    (np.float32, 0.1, "0.100000001"),
-    (np.float32, -1.5e-7, "-1.50000005e-07"),
-    (np.float32, 123456792.0, "123456792.0"),  # Whole: ".0" added.
-    (np.float32, 3e20, "3.00000006e+20"),  # Whole in exponent form: kept.
+    (np.float32, 0.1, "0.1"),
+    (np.float32, 0.25, "0.25"),
+    (np.float32, np.nextafter(np.float32(0.1), np.float32(1)), "0.100000009"),
+    (np.float32, 1 / 3, "0.333333343"),
+    (np.float32, -1.5e-7, "-1.5e-07"),
+    (np.float32, 3.0, "3.0"),
+    (np.float32, 1e6, "1e+06"),  # Whole in exponent form: no ".0".
+    (np.float32, 123456792.0, "123456792.0"),  # 1.23457e+08 is not it.
     (np.float32, -0.0, "-0.0"),
     (np.float32, np.inf, "Infinity"),
     (np.float32, -np.inf, "-Infinity"),
     (np.float32, np.nan, "NaN"),
-    (np.float64, 0.1, "0.10000000000000001"),
-    (np.float16, 0.1, "0.099976"),
+    (np.float64, 0.1, "0.1"),
+    (np.float64, 1 / 3, "0.33333333333333331"),
+    (np.float16, 0.5, "0.5"),  # A half is written as a float.
+    (np.float16, 0.1, "0.0999755859"),
+    (np.dtype(">f4"), 0.1, "0.1"),  # Big-endian: the same.
 ])
-def test_floats_are_written_with_their_dtypes_digits(dtype, value, text):
-  assert rest_json.dumps(np.array([value], dtype)) == f"[{text}]"
-  assert rest_json.dumps(np.array(value, dtype)) == text
-  assert rest_json.dumps([dtype(value)]) == f"[{text}]"
+def test_floats_are_written_as_tf_serving_writes_them(dtype, value, text):
+  assert rest_json.columns({"x": np.array([value], dtype)}) == f"[{text}]"
+  assert rest_json.columns({"x": np.array(value, dtype)}) == text
+  assert rest_json.dumps(rest_json.predictions(
+      {"x": np.array([value], dtype), "y": np.array([1], np.int32)})) == (
+          f'[{{"x": {text}, "y": 1}}]')
 
 
 def test_float_arrays_of_any_shape_are_nested_lists():
   array = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 8
-  assert json.loads(rest_json.dumps(array)) == array.tolist()
-  for shape in [(0,), (2, 0), (0, 3)]:
+  text = rest_json.columns({"x": array})
+  assert text.startswith("[[[0.0, 0.125, 0.25, 0.375], [0.5, ")
+  assert json.loads(text) == array.tolist()
+  for shape in [(0,), (2, 0), (0, 3), (2, 0, 3)]:
     empty = np.zeros(shape, np.float32)
-    assert json.loads(rest_json.dumps(empty)) == empty.tolist()
+    assert json.loads(rest_json.columns({"x": empty})) == empty.tolist()
+
+
+def test_other_outputs_are_written_as_json():
+  outputs = {"n": np.array([[1, 2]], np.int64),
+             "b": np.array([True, False])}
+  for name, array in outputs.items():
+    assert (rest_json.dumps(rest_json.columns({name: array}))
+            == json.dumps(array.tolist()))
 
 
 def test_float32_values_survive_the_round_trip_exactly():
   scores = np.random.default_rng(0).standard_normal(100).astype(np.float32)
-  for text in (json.dumps(rest_json.to_json(scores)), rest_json.dumps(scores)):
+  for text in (json.dumps(rest_json.to_json(scores)),
+               rest_json.columns({"scores": scores})):
     np.testing.assert_array_equal(
         rest_json.to_array(json.loads(text), tf.float32, "x"), scores)
