@@ -12,6 +12,7 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components import beam_direct
+from components import local_packaging
 from components.push import pusher as pusher_lib
 from components.raw_logs import files as log_files
 from tfx_pipeline import config as config_lib
@@ -299,6 +300,7 @@ def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
   layout = OutputLayout(os.path.abspath(output_dir))
   os.makedirs(layout.output_dir, exist_ok=True)
   beam_direct.use_size_based_runner_flush()
+  local_packaging.skip_tfx_packaging()
   pipeline = pipeline_lib.create_pipeline(
       config, logs_dir=os.path.abspath(logs_dir),
       pipeline_root=layout.pipeline_root, serving_dir=layout.serving_dir,

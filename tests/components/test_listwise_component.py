@@ -3,11 +3,13 @@
 import glob
 import json
 import os
+import tempfile
 
 import pytest
 import tensorflow as tf
 from tfx.orchestration import metadata
 from tfx.types import artifact_utils
+from tfx.utils import dependency_utils
 
 from components.listwise import encode
 from components.listwise import params as params_lib
@@ -16,6 +18,9 @@ from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
+
+# TFX's own, before any local run in this process replaced it.
+_PACKAGE_TFX = dependency_utils.make_beam_dependency_flags
 
 
 def _read(folder):
@@ -26,7 +31,13 @@ def _read(folder):
 
 
 @pytest.mark.e2e
-def test_component_in_local_dag_runner(tmp_path):
+def test_component_in_local_dag_runner(tmp_path, monkeypatch):
+  # The run's temporary files go here; TFX's packaging is not skipped yet.
+  scratch = tmp_path / "tmp"
+  scratch.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+  monkeypatch.setattr(dependency_utils, "make_beam_dependency_flags",
+                      _PACKAGE_TFX)
   logs = str(tmp_path / "logs")
   write.write_logs(logs, world_config.WorldConfig(num_requests=200,
                                                  num_items=600, seed=2))
@@ -41,6 +52,9 @@ def test_component_in_local_dag_runner(tmp_path):
   result = local_runner.run(config, logs, out, beam)
   assert [r.component for r in result.components] == [
       "ListwiseExampleGen", "ListwiseSchemaGen", "Transform"]
+  # Its two Beam steps left no package of TFX (components/local_packaging.py).
+  assert not glob.glob(str(scratch / "*" / "build" / "tfx")), os.listdir(
+      scratch)
 
   with metadata.Metadata(metadata.sqlite_metadata_connection_config(
       result.layout.metadata_path)) as store:
