@@ -49,10 +49,11 @@ CONFIG = config_lib.PipelineConfig(stop_after=STOP_AFTER,
 EXAMPLE_SPLITS = (*split_lib.SPLITS, split_lib.CATALOG)
 # The label TFX gives the Beam job of each Beam stage (executors outside TFX
 # are all "third_party_executor").
+# TFX labels an executor outside its own package "third_party_executor":
+# Transform's is the project's (components/transform/).
 BEAM_JOB_LABELS = {
     config_lib.EXAMPLES: "tfx_executor=third_party_executor",
-    config_lib.TRANSFORM:
-        "tfx_executor=tfx-components-transform-executor-executor",
+    config_lib.TRANSFORM: "tfx_executor=third_party_executor",
 }
 
 
@@ -161,7 +162,7 @@ def test_portable_run_used_the_pools_worker_processes(runs):
     time.sleep(0.1)
   assert not [pid for pid in pids if _running(pid)]
   # One worker for each Beam job of the run (the embedded job service asks
-  # for one per environment, and each job has one), told apart by the label
+  # for one per environment, and each job has one), counted by the label
   # TFX gives the job.
   jobs = collections.Counter(
       label for w in runs.workers for label in _option(w, "labels") or ()
