@@ -11,6 +11,8 @@ from components import local_packaging
 from components.transform import component as transform_component
 
 _ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+# TFX's own, before any local run in this process replaced it.
+_PACKAGE_TFX = dependency_utils.make_beam_dependency_flags
 
 
 def _executor_args(tmp_path, monkeypatch):
@@ -27,7 +29,7 @@ def _executor_args(tmp_path, monkeypatch):
 def test_tfx_packages_itself_for_each_beam_executor(tmp_path, monkeypatch):
   # What local runs skip: without it, an sdist of TFX in a new folder.
   monkeypatch.setattr(dependency_utils, "make_beam_dependency_flags",
-                      dependency_utils.make_beam_dependency_flags)
+                      _PACKAGE_TFX)
   args, made = _executor_args(tmp_path, monkeypatch)
   (package,) = [a for a in args if a.startswith("--extra_package=")]
   assert package.endswith(".tar.gz") and "tfx_ephemeral" in package
@@ -38,7 +40,7 @@ def test_tfx_packages_itself_for_each_beam_executor(tmp_path, monkeypatch):
 
 def test_skipped_the_options_stay_as_given(tmp_path, monkeypatch):
   monkeypatch.setattr(dependency_utils, "make_beam_dependency_flags",
-                      dependency_utils.make_beam_dependency_flags)
+                      _PACKAGE_TFX)
   local_packaging.skip_tfx_packaging()
   args, made = _executor_args(tmp_path, monkeypatch)
   assert args[:len(_ARGS)] == _ARGS
