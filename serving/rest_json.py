@@ -276,15 +276,20 @@ def _float_texts(values: np.ndarray) -> List[str]:
   return texts
 
 
+def _rows(texts: List[str], shape: Tuple[int, ...]) -> List[str]:
+  """The JSON text of each row (first dimension) of row-major value `texts`."""
+  if len(shape) == 1:
+    return texts
+  step = len(texts) // shape[0] if shape[0] else 0
+  return [_nested(texts[i * step:(i + 1) * step], shape[1:])
+          for i in range(shape[0])]
+
+
 def _nested(texts: List[str], shape: Tuple[int, ...]) -> str:
   """JSON lists of `shape` around the row-major value `texts`."""
   if not shape:
     return texts[0]
-  if len(shape) == 1:
-    return "[" + ", ".join(texts) + "]"
-  step = len(texts) // shape[0] if shape[0] else 0
-  return "[" + ", ".join(_nested(texts[i * step:(i + 1) * step], shape[1:])
-                         for i in range(shape[0])) + "]"
+  return "[" + ", ".join(_rows(texts, shape)) + "]"
 
 
 def _float_form(array: np.ndarray) -> Optional[np.ndarray]:
@@ -306,10 +311,7 @@ def _output_rows(array: np.ndarray) -> List[Any]:
   floats = _float_form(array)
   if floats is None or not floats.shape:
     return _output_value(array)
-  texts, shape = _float_texts(floats), floats.shape
-  step = len(texts) // shape[0] if shape[0] else 0
-  return [JsonText(_nested(texts[i * step:(i + 1) * step], shape[1:]))
-          for i in range(shape[0])]
+  return [JsonText(row) for row in _rows(_float_texts(floats), floats.shape)]
 
 
 def dumps(answer: Any) -> str:
