@@ -223,8 +223,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
   Args:
     inputs: raw features; context features `[batch, 1]`, `user_history`
       `[batch, history_length]`, list features `[batch, list_size]`.
-    custom_config: PreprocessingConfig fields to override, from the TFX
-      Transform component.
+    custom_config: Transform's custom_config: PreprocessingConfig fields to
+      override under its CUSTOM_CONFIG_KEY.
 
   Returns:
     Features named `features.transformed_name(key)`: `user_id`, `gender`,

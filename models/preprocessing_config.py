@@ -5,6 +5,9 @@ from typing import Any, Mapping, Optional
 
 from models import checks
 
+# Key of the settings inside Transform's custom_config.
+CUSTOM_CONFIG_KEY = "preprocessing"
+
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessingConfig:
@@ -39,10 +42,14 @@ class PreprocessingConfig:
                     "num_stat_buckets")
     checks.positive(self, "rate_prior_strength")
 
+  def to_custom_config(self) -> dict:
+    return {CUSTOM_CONFIG_KEY: dataclasses.asdict(self)}
+
   @classmethod
   def from_custom_config(
       cls, custom_config: Optional[Mapping[str, Any]]) -> "PreprocessingConfig":
-    values = dict(custom_config or {})
+    """The settings under CUSTOM_CONFIG_KEY; other keys are not settings."""
+    values = dict((custom_config or {}).get(CUSTOM_CONFIG_KEY) or {})
     unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
     if unknown:
       raise ValueError(f"unknown preprocessing parameters: {sorted(unknown)}")

@@ -1,11 +1,11 @@
 """create_pipeline: wires the coarse-ranking TFX pipeline, from raw logs to a pushed, blessed model."""
 
-import dataclasses
 import os
 from typing import List, Optional
 
 from tfx import v1 as tfx
 
+from components import code_fingerprint
 from components.listwise import component as listwise_component
 from components.listwise import split as split_lib
 from components.push import component as push_component
@@ -15,6 +15,13 @@ from components.transform import component as transform_component
 from components.validation import component as validation_component
 from models import hparams as hparams_lib
 from tfx_pipeline import config as config_lib
+
+
+def _with_fingerprint(custom_config: dict, dotted_path: str) -> dict:
+  """custom_config with the fingerprint of the code `dotted_path` runs, so
+  TFX's cache reruns the component when that code changes."""
+  return {**custom_config,
+          code_fingerprint.KEY: code_fingerprint.fingerprint(dotted_path)}
 
 
 def create_pipeline(
@@ -57,7 +64,8 @@ def create_pipeline(
         examples=examples.outputs["examples"],
         schema=schema.outputs["schema"],
         preprocessing_fn=config.preprocessing_fn,
-        custom_config=dataclasses.asdict(config.preprocessing))
+        custom_config=_with_fingerprint(config.preprocessing.to_custom_config(),
+                                        config.preprocessing_fn))
     components += [schema, transform]
   if config.runs(config_lib.TRAIN):
     hyperparameters = None
@@ -70,8 +78,10 @@ def create_pipeline(
           train_args=tfx.proto.TrainArgs(num_steps=config.tune_train_steps),
           eval_args=tfx.proto.EvalArgs(splits=[split_lib.VALID],
                                        num_steps=config.eval_steps),
-          custom_config={**config.hparams.to_custom_config(),
-                         hparams_lib.MAX_TRIALS_KEY: config.tune_trials})
+          custom_config=_with_fingerprint(
+              {**config.hparams.to_custom_config(),
+               hparams_lib.MAX_TRIALS_KEY: config.tune_trials},
+              config_lib.TUNER_FN))
       hyperparameters = tuner.outputs["best_hyperparameters"]
       components.append(tuner)
     trainer = tfx.components.Trainer(
@@ -83,7 +93,8 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=[split_lib.VALID],
                                      num_steps=config.eval_steps),
-        custom_config=config.hparams.to_custom_config())
+        custom_config=_with_fingerprint(config.hparams.to_custom_config(),
+                                        config.run_fn))
     components.append(trainer)
   if config.runs(config_lib.VALIDATE):
     validation = config.validation

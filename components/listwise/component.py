@@ -10,6 +10,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components.listwise import driver
 from components.listwise import executor
 from components.listwise import params as params_lib
@@ -33,6 +34,7 @@ class ListwiseExampleGenSpec(types.ComponentSpec):
       PARAMS_KEY: ExecutionParameter(type=str),
       executor.LOGS_FINGERPRINT_KEY: ExecutionParameter(type=str,
                                                         optional=True),
+      code_fingerprint.KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -51,8 +53,9 @@ class ListwiseExampleGen(base_beam_component.BaseBeamComponent):
       set, fine scores and purchase labels.
     report: the reconciliation report and the quarantined rows.
 
-  Its driver fingerprints the logs' files: a rerun reuses the cached
-  examples only when no table file was added, removed or rewritten.
+  Its driver fingerprints the logs' files, and the component its own
+  code: a rerun reuses the cached examples only when no table file was
+  added, removed or rewritten and the executor's code is unchanged.
   """
 
   SPEC_CLASS = ListwiseExampleGenSpec
@@ -65,6 +68,7 @@ class ListwiseExampleGen(base_beam_component.BaseBeamComponent):
     params = params or params_lib.ListwiseParams()
     super().__init__(ListwiseExampleGenSpec(
         logs_dir=logs_dir, params=params.to_json(),
+        code_fingerprint=code_fingerprint.fingerprint(executor.__name__),
         examples=types.Channel(type=standard_artifacts.Examples),
         eval_candidates=types.Channel(type=standard_artifacts.Examples),
         report=types.Channel(type=ListwiseReport)))

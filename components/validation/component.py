@@ -11,6 +11,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_fingerprint
 from components.validation import cutoffs
 from components.validation import executor
 
@@ -29,6 +30,7 @@ class HitrateValidatorSpec(types.ComponentSpec):
       executor.TOLERANCE_KEY: ExecutionParameter(type=float),
       executor.HEAD_SHARE_KEY: ExecutionParameter(type=float),
       executor.BEAT_POPULARITY_KEY: ExecutionParameter(type=int),
+      code_fingerprint.KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
       executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -55,7 +57,9 @@ class HitrateValidator(base_beam_component.BaseBeamComponent):
   model on the same sets, and NDCG@10 on exposed lists. The model is blessed
   only if its global hitrate@k_main is at least `threshold`, beats
   popularity's (if `beat_popularity`) and is at most `tolerance` below the
-  last blessed model's; a NaN or missing metric never blesses.
+  last blessed model's; a NaN or missing metric never blesses. Its code's
+  fingerprint is an exec property, so changed code is not served from
+  TFX's cache.
   """
 
   SPEC_CLASS = HitrateValidatorSpec
@@ -73,5 +77,6 @@ class HitrateValidator(base_beam_component.BaseBeamComponent):
         ks=json.dumps(cutoffs.ordered([*ks, k_main])), threshold=threshold,
         tolerance=tolerance, head_share=head_share,
         beat_popularity=int(beat_popularity),
+        code_fingerprint=code_fingerprint.fingerprint(executor.__name__),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         metrics=types.Channel(type=HitrateMetrics)))

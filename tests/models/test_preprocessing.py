@@ -110,7 +110,8 @@ def _keyed_fn(config):
   """preprocessing_fn plus the request id, to match outputs to inputs."""
 
   def fn(inputs):
-    out = preprocessing.preprocessing_fn(inputs, config)
+    out = preprocessing.preprocessing_fn(
+        inputs, {preprocessing_config.CUSTOM_CONFIG_KEY: config})
     out[f.REQUEST_ID] = tf.squeeze(inputs[f.REQUEST_ID], axis=1)
     out[_CTR], _ = preprocessing.smoothed_rate(
         inputs[f.ITEM_CLICKS], inputs[f.ITEM_EXPOSURES], inputs[f.MASK],
@@ -372,10 +373,13 @@ def test_config_from_custom_config():
   assert preprocessing_config.PreprocessingConfig.from_custom_config(None) == (
       preprocessing_config.PreprocessingConfig())
   config = preprocessing_config.PreprocessingConfig.from_custom_config(
-      {"num_oov_buckets": 2})
+      {"preprocessing": {"num_oov_buckets": 2}, "code_fingerprint": "ab12"})
   assert config.num_oov_buckets == 2
+  assert preprocessing_config.PreprocessingConfig.from_custom_config(
+      config.to_custom_config()) == config
   with pytest.raises(ValueError, match="unknown preprocessing parameters"):
-    preprocessing_config.PreprocessingConfig.from_custom_config({"oov": 2})
+    preprocessing_config.PreprocessingConfig.from_custom_config(
+        {"preprocessing": {"oov": 2}})
   with pytest.raises(ValueError, match="num_price_buckets"):
     preprocessing_config.PreprocessingConfig(num_price_buckets=0)
 

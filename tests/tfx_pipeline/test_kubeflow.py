@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.utils import import_utils
 
+from components import code_fingerprint
 from components.listwise import params as params_lib
 from models import hparams as hparams_lib
 from tfx_pipeline import cli
@@ -122,8 +123,10 @@ def test_parameters_are_in_the_spec(compiled):
   assert _constant(spec, "Transform",
                    "preprocessing_fn") == config_lib.PREPROCESSING_FN
   assert _constant(spec, "Trainer", "run_fn") == "models.trainer.run_fn"
-  assert json.loads(_constant(spec, "Trainer", "custom_config")) == (
-      json.loads(json.dumps(HPARAMS.to_custom_config())))
+  assert json.loads(_constant(spec, "Trainer", "custom_config")) == {
+      **json.loads(json.dumps(HPARAMS.to_custom_config())),
+      "code_fingerprint": code_fingerprint.fingerprint(
+          "models.trainer.run_fn")}
   assert json.loads(_constant(spec, "Trainer", "train_args")) == {
       "num_steps": TRAIN_STEPS}
   assert _constant(spec, "HitrateValidator", "threshold") == 0.31
