@@ -12,7 +12,7 @@ from models import features as f
 
 # Bump together with the `# schema version` line and the annotation tag of
 # SCHEMA_FILE whenever a feature is added, removed or changes meaning.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_VERSION_TAG = f"listwise_schema_version:{SCHEMA_VERSION}"
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "listwise_schema.pbtxt")

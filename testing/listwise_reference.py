@@ -54,6 +54,39 @@ def _train_item_stats(impressions: pd.DataFrame, train_requests: set
           for item, row in zip(totals.index, totals.to_numpy())}
 
 
+def _train_sales(transactions: pd.DataFrame, cuts: split_lib.Cuts
+                 ) -> Dict[str, int]:
+  """Transactions per item, every scene, before the validation cut."""
+  early = transactions[transactions[c.TS] < cuts.valid_ts]
+  return {item: int(n) for item, n in
+          early.groupby(c.ITEM_ID).size().items()}
+
+
+def _train_query_counts(impressions: pd.DataFrame, requests: pd.DataFrame,
+                        items: pd.DataFrame, train_requests: set
+                        ) -> Dict[tuple, int]:
+  """The query counts (lists.request_query_counts summed), with pandas."""
+  rows = impressions[impressions[c.REQUEST_ID].isin(train_requests)]
+  per_item = rows.groupby([c.REQUEST_ID, c.ITEM_ID])[
+      [c.CLICKED, c.PURCHASED]].any()
+  positive = per_item[per_item.any(axis=1)].reset_index()[
+      [c.REQUEST_ID, c.ITEM_ID]]
+  positive = positive.merge(items[[c.ITEM_ID, c.CATEGORY, c.BRAND]],
+                            on=c.ITEM_ID)
+  tokens = requests[[c.REQUEST_ID, c.QUERY]].assign(
+      token=lambda d: d[c.QUERY].str.split().map(
+          lambda t: list(dict.fromkeys(t)))).explode("token").dropna(
+              subset=["token"])
+  pairs = positive.merge(tokens[[c.REQUEST_ID, "token"]], on=c.REQUEST_ID)
+  out: Dict[tuple, int] = {}
+  for kind, column in ((lists.CATEGORY, c.CATEGORY), (lists.BRAND, c.BRAND)):
+    for (token, value), n in pairs.groupby(["token", column]).size().items():
+      out[(kind, token, value)] = int(n)
+  for token, n in pairs.groupby("token").size().items():
+    out[(lists.TOKEN, token)] = int(n)
+  return out
+
+
 class _Counts:
 
   def __init__(self):
@@ -248,22 +281,41 @@ def build_reference(logs_dir: str,
                                        params.count_smoothing)
   uniform = sampling.NegativeSampler(ids, item_counts, 0.0, 1.0)
 
-  examples = {s: [] for s in (*split_lib.SPLITS, split_lib.CATALOG)}
+  train_requests = {d.request_id for d in data
+                    if cuts.split_of(d.ts) == split_lib.TRAIN}
+  item_sales = _train_sales(transactions, cuts)
+  train_counts = lists.TrainCounts(
+      item_stats, item_sales,
+      _train_query_counts(impressions, requests, items, train_requests),
+      max(1, items[c.CATEGORY].nunique()), max(1, items[c.BRAND].nunique()))
+  valid_logged = any(d.logged_candidates for d in data
+                     if cuts.split_of(d.ts) == split_lib.VALID)
+
+  examples = {s: [] for s in (*split_lib.SPLITS, split_lib.CATALOG,
+                              split_lib.VALID_CANDIDATES)}
   eval_sets = []
   for d in data:
     split = cuts.split_of(d.ts)
     values, stats = lists.build_list(d, catalog, negatives, params,
-                                     item_stats, split == split_lib.TRAIN)
+                                     item_stats, split == split_lib.TRAIN,
+                                     item_sales)
     counts.add(report_lib.LISTS, split, 1)
     for kind, n in stats.counts().items():
       counts.add(report_lib.LISTS, kind, n)
     examples[split].append(encode.train_example(values))
     if split == split_lib.EVAL:
-      eval_sets.append(encode.eval_example(
-          lists.build_eval_candidates(d, uniform, item_stats, params)))
+      eval_sets.append(encode.eval_example(lists.build_eval_candidates(
+          d, uniform, train_counts, catalog, params)))
+    elif split == split_lib.VALID and (d.logged_candidates
+                                       or not valid_logged):
+      counts.add(report_lib.LISTS, "valid_candidate_sets", 1)
+      chunks = [encode.train_example(v) for v in lists.valid_candidate_lists(
+          d, uniform, train_counts, catalog, params)]
+      counts.add(report_lib.LISTS, split_lib.VALID_CANDIDATES, len(chunks))
+      examples[split_lib.VALID_CANDIDATES] += chunks
   examples[split_lib.CATALOG] = [
       encode.train_example(v)
-      for v in lists.catalog_lists(catalog, item_stats, params)]
+      for v in lists.catalog_lists(catalog, item_stats, params, item_sales)]
   counts.add(report_lib.LISTS, split_lib.CATALOG,
              len(examples[split_lib.CATALOG]))
   quarantine = (pd.concat(counts.quarantine, ignore_index=True)

@@ -123,50 +123,90 @@ def train_item_stats(data: lists.RequestData, cuts: split_lib.Cuts):
     yield from lists.request_item_stats(data).items()
 
 
+def train_period_sale(sale, cuts: split_lib.Cuts):
+  """(item_id, 1) of a transaction (item_id, ts) made in the train period."""
+  item, ts = sale
+  if cuts.split_of(ts) == split_lib.TRAIN:
+    yield item, 1
+
+
+def train_query_counts(data: lists.RequestData, cuts: split_lib.Cuts,
+                       catalog: lists.Catalog):
+  """The query counts a train request adds (lists.request_query_counts)."""
+  if cuts.split_of(data.ts) == split_lib.TRAIN:
+    yield from lists.request_query_counts(data, catalog).items()
+
+
+def is_valid_with_candidates(data: lists.RequestData,
+                             cuts: split_lib.Cuts) -> bool:
+  return (cuts.split_of(data.ts) == split_lib.VALID
+          and bool(data.logged_candidates))
+
+
 def catalog_examples(catalog: lists.Catalog, item_stats: lists.ItemStats,
-                     params: params_lib.ListwiseParams):
+                     params: params_lib.ListwiseParams,
+                     item_sales: lists.ItemSales):
   """The catalog split's serialized examples (lists.catalog_lists)."""
-  for values in lists.catalog_lists(catalog, item_stats, params):
+  for values in lists.catalog_lists(catalog, item_stats, params, item_sales):
     yield encode.train_example(values)
 
 
 class BuildExamples(beam.DoFn):
   """RequestData -> (split, serialized list example); EVAL_CANDIDATES too.
 
-  Side inputs: the catalog (item_id -> features), the train item statistics
-  and the split cuts. Samplers are built once per worker per side input.
+  A validation request also gives (VALID_CANDIDATES, chunk example) for
+  each chunk of its candidate set, when it has a logged set or no
+  validation request has one (the stand-in). Side inputs: the catalog
+  (item_id -> features), the train item statistics, the split cuts, the
+  train-period sales, the train query counts and the number of validation
+  requests with a logged candidate set. Samplers are built once per worker
+  per side input.
   """
 
   def __init__(self, params: params_lib.ListwiseParams):
     self._params = params
     self._source = None
     self._samplers = None
+    self._counts = None
 
-  def _get_samplers(self, catalog, item_stats):
+  def _get_samplers(self, catalog, item_stats, item_sales, query_counts):
     if (self._source is None or self._source[0] is not catalog
-        or self._source[1] is not item_stats):
+        or self._source[1] is not item_stats
+        or self._source[2] is not item_sales
+        or self._source[3] is not query_counts):
       ids = list(catalog)
       counts = [item_stats.get(i, (0,))[0] for i in ids]
       self._samplers = (
           sampling.NegativeSampler(ids, counts, self._params.alpha,
                                    self._params.count_smoothing),
           sampling.NegativeSampler(ids, counts, 0.0, 1.0))
-      self._source = (catalog, item_stats)
+      self._counts = lists.TrainCounts.of(catalog, item_stats, item_sales,
+                                          query_counts)
+      self._source = (catalog, item_stats, item_sales, query_counts)
     return self._samplers
 
-  def process(self, data: lists.RequestData, catalog, item_stats, cuts):
-    negatives, uniform = self._get_samplers(catalog, item_stats)
+  def process(self, data: lists.RequestData, catalog, item_stats, cuts,
+              item_sales, query_counts, valid_logged):
+    negatives, uniform = self._get_samplers(catalog, item_stats, item_sales,
+                                            query_counts)
     split = cuts.split_of(data.ts)
     values, stats = lists.build_list(data, catalog, negatives, self._params,
-                                     item_stats, split == split_lib.TRAIN)
+                                     item_stats, split == split_lib.TRAIN,
+                                     item_sales)
     yield count(report_lib.LISTS, split)
     for kind, n in stats.counts().items():
       if n:
         yield count(report_lib.LISTS, kind, n)
     yield split, encode.train_example(values)
     if split == split_lib.EVAL:
-      eval_values = lists.build_eval_candidates(data, uniform, item_stats,
-                                                self._params)
+      eval_values = lists.build_eval_candidates(
+          data, uniform, self._counts, catalog, self._params)
       yield beam.pvalue.TaggedOutput(EVAL_CANDIDATES,
                                      encode.eval_example(eval_values))
-
+    elif split == split_lib.VALID and (data.logged_candidates
+                                       or not valid_logged):
+      yield count(report_lib.LISTS, "valid_candidate_sets")
+      for chunk in lists.valid_candidate_lists(data, uniform, self._counts,
+                                               catalog, self._params):
+        yield count(report_lib.LISTS, split_lib.VALID_CANDIDATES)
+        yield split_lib.VALID_CANDIDATES, encode.train_example(chunk)

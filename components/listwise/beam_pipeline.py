@@ -33,6 +33,7 @@ class OutputPaths:
   valid: str
   eval: str
   catalog: str
+  valid_candidates: str
   eval_candidates: str
   quarantine: str
   report: str
@@ -60,7 +61,8 @@ def _read(p: beam.Pipeline, logs_dir: str, table: str,
           | f"Check{table}" >> beam.ParDo(beam_rows.CheckRows(table), **side
                                           ).with_outputs(
                                               beam_rows.QUARANTINE,
-                                              beam_rows.COUNTS, main="rows"))
+                                              beam_rows.COUNTS,
+                                              beam_rows.SALES, main="rows"))
 
 
 def _keep_first(rows, table: str, count_used: bool = True):
@@ -109,9 +111,9 @@ def build(p: beam.Pipeline, logs_dir: str,
                                  c.REQUESTS, count_used=False))
   users = collect(_keep_first(collect(_read(
       p, logs_dir, c.USERS, table_files[c.USERS], batch_rows)), c.USERS))
-  purchases = collect(_read(p, logs_dir, c.TRANSACTIONS,
-                            table_files[c.TRANSACTIONS], batch_rows,
-                            item_side))
+  transactions = _read(p, logs_dir, c.TRANSACTIONS,
+                       table_files[c.TRANSACTIONS], batch_rows, item_side)
+  purchases = collect(transactions)
   impressions = collect(_read(p, logs_dir, c.IMPRESSIONS,
                               table_files[c.IMPRESSIONS], batch_rows,
                               item_side))
@@ -150,16 +152,34 @@ def build(p: beam.Pipeline, logs_dir: str,
                                          cuts_side)
       | "SumItemStats" >> beam.CombinePerKey(lists.sum_stats)
       | "ItemStats" >> beam.combiners.ToDict())
+  item_sales = beam.pvalue.AsSingleton(
+      transactions[beam_rows.SALES]
+      | "TrainPeriodSales" >> beam.FlatMap(beam_joins.train_period_sale,
+                                           cuts_side)
+      | "SumSales" >> beam.CombinePerKey(sum)
+      | "ItemSales" >> beam.combiners.ToDict())
+  catalog_side = beam.pvalue.AsSingleton(catalog)
+  query_counts = beam.pvalue.AsSingleton(
+      request_data
+      | "TrainQueryCounts" >> beam.FlatMap(beam_joins.train_query_counts,
+                                           cuts_side, catalog_side)
+      | "SumQueryCounts" >> beam.CombinePerKey(sum)
+      | "QueryCounts" >> beam.combiners.ToDict())
+  valid_logged = beam.pvalue.AsSingleton(
+      request_data
+      | "ValidLogged" >> beam.Filter(beam_joins.is_valid_with_candidates,
+                                     cuts_side)
+      | "CountValidLogged" >> beam.combiners.Count.Globally())
 
   built = (request_data
            | "BuildExamples" >> beam.ParDo(
-               beam_joins.BuildExamples(params),
-               beam.pvalue.AsSingleton(catalog), item_stats,
-               cuts_side).with_outputs(
+               beam_joins.BuildExamples(params), catalog_side, item_stats,
+               cuts_side, item_sales, query_counts,
+               valid_logged).with_outputs(
                    beam_joins.EVAL_CANDIDATES, beam_rows.COUNTS,
                    main="examples"))
   counts.append(built[beam_rows.COUNTS])
-  for split in split_lib.SPLITS:
+  for split in (*split_lib.SPLITS, split_lib.VALID_CANDIDATES):
     (built["examples"]
      | f"Select{split}" >> beam.Filter(lambda kv, s=split: kv[0] == s)
      | f"Value{split}" >> beam.Values()
@@ -168,7 +188,8 @@ def build(p: beam.Pipeline, logs_dir: str,
          file_name_suffix=".gz"))
   catalog_lists = (catalog
                    | "CatalogLists" >> beam.FlatMap(
-                       beam_joins.catalog_examples, item_stats, params))
+                       beam_joins.catalog_examples, item_stats, params,
+                       item_sales))
   _ = (catalog_lists
        | "WriteCatalog" >> beam.io.WriteToTFRecord(
            os.path.join(out.catalog, EXAMPLES_FILE), file_name_suffix=".gz"))

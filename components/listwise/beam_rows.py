@@ -16,6 +16,9 @@ from components.raw_logs import files as log_files
 
 QUARANTINE = "quarantine"
 COUNTS = "counts"
+# Tagged output of the transactions' CheckRows: (item_id, ts) of every valid
+# transaction, for the item's sales.
+SALES = "sales"
 # Rows per Parquet read batch in Beam. A batch can cross a stage boundary as
 # one element; large elements (hundreds of MB at 1M rows) strain the runners'
 # data planes, so batches stay small.
@@ -55,7 +58,7 @@ class CheckRows(beam.DoFn):
   found downstream. Valid rows are emitted coerced (`coercions.coerce`),
   with their coercion, which is counted where the row is used; quarantined
   rows keep the values read. Outputs: main (table-specific keyed rows),
-  QUARANTINE (records.Quarantined) and COUNTS.
+  QUARANTINE (records.Quarantined), COUNTS and, for transactions, SALES.
   """
 
   def __init__(self, table: str):
@@ -107,8 +110,10 @@ class CheckRows(beam.DoFn):
                                         float(row[c.PRICE])))
       elif table == c.TRANSACTIONS:
         # Every valid transaction is used: in-search purchases through the
-        # impressions' labels, the others by attribution.
+        # impressions' labels, the others by attribution, all in sales.
         yield count(table, report_lib.USED)
+        yield beam.pvalue.TaggedOutput(SALES, (row[c.ITEM_ID],
+                                               int(row[c.TS])))
         if row[c.SCENE] != c.SEARCH_SCENE:
           yield row[c.USER_ID], (int(row[c.TS]), row[c.ITEM_ID])
 

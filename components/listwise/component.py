@@ -48,9 +48,12 @@ class ListwiseExampleGen(base_beam_component.BaseBeamComponent):
   """Builds one listwise tf.Example per request from a raw logs directory.
 
   Outputs:
-    examples: `train` and `eval` splits (time split) of listwise examples.
+    examples: `train`, `valid` and `eval` splits (time split) of listwise
+      examples, the `catalog` split (every catalog item, for the export) and
+      `valid_candidates` (validation requests' candidate sets in
+      training-schema chunks, for the Trainer's checkpoint choice).
     eval_candidates: an `eval` split with each eval request's full candidate
-      set, fine scores and purchase labels.
+      set, fine scores, purchase labels and the yardsticks' counts.
     report: the reconciliation report and the quarantined rows.
 
   Its driver fingerprints the logs' files, and the component its own

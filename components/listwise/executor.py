@@ -30,7 +30,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     self._log_startup(input_dict, output_dict, exec_properties)
     params = params_lib.ListwiseParams.from_json(exec_properties[PARAMS_KEY])
     examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
-    example_splits = (*split_lib.SPLITS, split_lib.CATALOG)
+    example_splits = (*split_lib.SPLITS, split_lib.CATALOG,
+                      split_lib.VALID_CANDIDATES)
     examples.split_names = artifact_utils.encode_split_names(
         list(example_splits))
     eval_sets = artifact_utils.get_single_instance(

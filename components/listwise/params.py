@@ -15,7 +15,13 @@ class ListwiseParams:
       priority order (random negatives first, then unexposed candidates,
       out-of-scene purchases, exposed items last) and counted.
     num_unexposed: unexposed fine-ranking candidates sampled per request (M).
-    num_random: random catalog negatives per request (R).
+    num_random: random catalog negatives per request (R), for a request
+      without a logged candidate set.
+    num_candidate_negatives: negatives drawn uniformly from a request's
+      logged candidate set, among candidates that reached neither the fine
+      ranker nor a purchase, for a request that has one (instead of the R
+      random ones): the distribution the coarse stage ranks at serving. 0
+      gives every request random negatives.
     alpha: random negatives are drawn with p(i) ∝ (count(i) + smoothing)^alpha
       where count is the item's exposure count in the train split; 0 is
       uniform over the catalog.
@@ -30,8 +36,10 @@ class ListwiseParams:
       eval split, which decides the blessing, is never used to choose).
     history_length: fixed length of the user history feature.
     num_eval_random: catalog items sampled uniformly and added to the
-      impressions of an eval request that has no logged `candidates`, to form
-      its evaluation candidate set.
+      impressions of an eval or validation request that has no logged
+      `candidates`, to form its candidate set (the stand-in). Validation
+      requests give the Trainer its checkpoint-choosing sets: those with a
+      logged set when any has one, else every one with its stand-in.
     max_quarantine_share: the run fails when any table quarantines a larger
       share of its rows.
     seed: sampling is seeded per request from this seed and the request id.
@@ -40,6 +48,7 @@ class ListwiseParams:
   list_size: int = 40
   num_unexposed: int = 10
   num_random: int = 16
+  num_candidate_negatives: int = 16
   alpha: float = 0.75
   count_smoothing: float = 1.0
   attribution_window_s: int = 86_400
@@ -52,7 +61,8 @@ class ListwiseParams:
 
   def __post_init__(self):
     checks.at_least(self, 1, "list_size", "history_length")
-    checks.at_least(self, 0, "num_unexposed", "num_random", "num_eval_random",
+    checks.at_least(self, 0, "num_unexposed", "num_random",
+                    "num_candidate_negatives", "num_eval_random",
                     "attribution_window_s", "alpha", "count_smoothing")
     checks.in_unit_interval(self, "eval_share", "valid_share",
                             "max_quarantine_share")

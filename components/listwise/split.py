@@ -3,13 +3,18 @@
 import dataclasses
 from typing import Mapping
 
+from models import features as f
+
 TRAIN = "train"
 VALID = "valid"
 EVAL = "eval"
 # Request splits, oldest requests first.
 SPLITS = (TRAIN, VALID, EVAL)
-# Not a split of requests: the catalog's items, for the export.
-CATALOG = "catalog"
+# Not splits of requests: the catalog's items, for the export; validation
+# requests' candidate sets in training-schema chunks, for the checkpoint
+# choice (lists.valid_candidate_lists).
+CATALOG = f.CATALOG_SPLIT
+VALID_CANDIDATES = f.VALID_CANDIDATES_SPLIT
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,9 @@
 import glob
 import json
 import os
+import shutil
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -178,7 +180,9 @@ def test_report_reconciles_every_table(run):
         read, used, quarantined), table
     assert row["coerced_by_reason"] == EXPECTED_COERCED.get(table, {}), table
     assert row["skipped_files"] == EXPECTED_SKIPPED.get(table, 0), table
-  assert report["lists"] == {"train": 3, "eval": 1, "catalog": 1}
+  # r4's logged candidate set gave its list two candidate negatives.
+  assert report["lists"] == {"train": 3, "eval": 1, "catalog": 1,
+                             "candidate_negatives": 2}
   assert report["attribution"] == {"attributed": 2, "not_attributed": 1}
   assert report["eval_cut_ts"] == (T0 + 2 * DAY) // 60 * 60
   assert report["valid_cut_ts"] == report["eval_cut_ts"]  # no validation
@@ -223,6 +227,9 @@ def test_exact_lists(run):
                                       else 0.0]
   assert r1[f.ITEM_CLICKS][:2] == [0.0, 0.0]
   assert r1[f.ITEM_PURCHASES][:2] == [0.0, 0.0]
+  # r1 bought i1 (its one sale): left out too.
+  assert r1[f.ITEM_SALES][:2] == [0.0, 0.0]
+  assert r1[f.IN_TRAIN_COUNTS] == [1]
 
   r2 = train["r2"]  # i5 bought in "cart" 10 s after r2: attributed to r2.
   assert r2[f.ITEM_ID][:2] == ["i2", "i5"]
@@ -241,8 +248,12 @@ def test_exact_lists(run):
   assert r3[f.AGE_BUCKET] == [4] and r3[f.GENDER] == [""]
   assert r3[f.PURCHASE_POWER] == [2]
 
+  # r4 has a logged candidate set (i4, i1, i2): its negatives are the
+  # candidates the fine ranker never saw, not random catalog items.
   r4 = evals["r4"]
-  assert r4[f.ITEM_ID][0] == "i4" and r4[f.SAMPLE_TYPE][:3] == [1, 4, 4]
+  assert r4[f.ITEM_ID][0] == "i4" and r4[f.SAMPLE_TYPE][:4] == [1, 6, 6, 0]
+  assert sorted(r4[f.ITEM_ID][1:3]) == ["i1", "i2"]
+  assert r4[f.SAMPLING_LOG_Q][1:3] == pytest.approx([np.log(1 / 2)] * 2)
   assert r4[f.USER_HISTORY][:3] == ["i1", "i2", ""]
   # An eval list sees the train statistics whole.
   whole = {"i1": 1.0, "i2": 2.0, "i3": 1.0}
@@ -257,6 +268,9 @@ def test_catalog_split_holds_every_valid_item_with_its_statistics(run):
   assert catalog[f.ITEM_EXPOSURES] == [1.0, 2.0, 1.0, 0, 0, 0, 0, 0]
   assert catalog[f.ITEM_CLICKS] == [1.0, 0, 1.0, 0, 0, 0, 0, 0]
   assert catalog[f.ITEM_PURCHASES] == [1.0, 0, 0, 0, 0, 0, 0, 0]
+  # Sales: every valid transaction before the validation cut, any scene
+  # (i1 in search, i4, i5 and i6 elsewhere; the live one is unattributed).
+  assert catalog[f.ITEM_SALES] == [1.0, 0, 0, 1.0, 1.0, 1.0, 0, 0]
   assert catalog[f.MASK] == [1] * 6 + [0, 0]
 
 
@@ -266,16 +280,55 @@ def test_validation_split_lies_between_train_and_eval(run, tmp_path):
       **{**json.loads(PARAMS.to_json()), "valid_share": 0.25})
   out = _paths(str(tmp_path / "valid"))
   report = beam_pipeline.run(logs, params, out)
-  # The newest of r1..r3 (r3) moves to validation; r4 stays eval.
+  # The newest of r1..r3 (r3) moves to validation; r4 stays eval. No
+  # validation request has a logged set, so r3's stand-in (its impressions
+  # and the 4 other catalog items; 400 asked for) is cut into chunks of 8.
   assert report["lists"] == {"train": 2, "valid": 1, "eval": 1,
-                             "catalog": 1}
+                             "catalog": 1, "candidate_negatives": 2,
+                             "valid_candidate_sets": 1,
+                             "valid_candidates": 1}
   assert report["valid_cut_ts"] == (T0 + 7200) // 60 * 60
   (r3,) = map(encode.decode, _records(out.valid))
   assert r3[f.REQUEST_ID] == ["r3"]
   # r3 is not a train request any more: i3's statistics come from r1 only
   # (unexposed there), so none; a validation list is never left out of.
   assert r3[f.ITEM_EXPOSURES][0] == 0.0
+  assert r3[f.IN_TRAIN_COUNTS] == [0]
+  (chunk,) = map(encode.decode, _records(out.valid_candidates))
+  assert chunk[f.REQUEST_ID] == ["r3"]
+  assert chunk[f.ITEM_ID][:2] == ["i3", "i6"]
+  assert sorted(chunk[f.ITEM_ID][2:6]) == ["i1", "i2", "i4", "i5"]
+  # i4 was bought elsewhere and attributed to r3.
+  assert chunk[f.LABEL_PURCHASE] == [int(i == "i4")
+                                     for i in chunk[f.ITEM_ID][:6]] + [0, 0]
+  assert chunk[f.SAMPLE_TYPE] == [f.SAMPLE_CANDIDATE] * 6 + [f.SAMPLE_PAD] * 2
   assert ref_equal(logs, params, out, report)
+
+
+def test_logged_sets_of_train_and_validation_requests(run, tmp_path):
+  logs, _, _ = run
+  copy = str(tmp_path / "logs")
+  shutil.copytree(logs, copy)
+  _write(copy, c.CANDIDATES, 1, [
+      ("r2", "i2", 1.2), ("r2", "i4", None), ("r2", "i6", 0.3),
+      ("r3", "i3", 0.9), ("r3", "i1", 0.4), ("r3", "i4", 0.2)])
+  params = params_lib.ListwiseParams(
+      **{**json.loads(PARAMS.to_json()), "valid_share": 0.25})
+  out = _paths(str(tmp_path / "out"))
+  report = beam_pipeline.run(copy, params, out)
+  # r2 (train): its candidates left after its impressions (i2, i5, and i1,
+  # i3 quarantined) and its attributed i5 are i4 and i6, both drawn.
+  (r2,) = [e for e in map(encode.decode, _records(out.train))
+           if e[f.REQUEST_ID] == ["r2"]]
+  assert r2[f.SAMPLE_TYPE][:4] == [1, 3, 6, 6]
+  assert sorted(r2[f.ITEM_ID][2:4]) == ["i4", "i6"]
+  # r3 (validation) has a logged set now: its chunk is that set, in order.
+  (chunk,) = map(encode.decode, _records(out.valid_candidates))
+  assert chunk[f.ITEM_ID][:4] == ["i3", "i1", "i4", ""]
+  assert chunk[f.LABEL_PURCHASE][:3] == [0, 0, 1]
+  assert chunk[f.FINE_SCORE_MASK][:4] == [1, 1, 1, 0]
+  assert report["tables"][c.CANDIDATES]["used"] == 3 + 6
+  assert ref_equal(copy, params, out, report)
 
 
 def test_eval_candidates(run):
@@ -288,7 +341,15 @@ def test_eval_candidates(run):
   assert r4[f.CAND_EXPOSED] == [1, 0, 0]
   # Train exposures: i1 (r1), i2 (r1, r2), i3 (r3); i4 never in train.
   assert r4[f.CAND_TRAIN_EXPOSURES] == [0, 1, 2]
+  assert r4[f.CAND_TRAIN_SALES] == [1, 1, 0]
   assert r4[f.CANDIDATES_LOGGED] == [1]
+  # "lamp" is in no train query: the uniform shares of 2 categories and 6
+  # brands. u2's history i1 (cat1), i2 (cat0): half in each category.
+  assert r4[f.CAND_QUERY_CATEGORY_LOG_SHARE] == pytest.approx(
+      [np.log(1 / 2)] * 3)
+  assert r4[f.CAND_QUERY_BRAND_LOG_SHARE] == pytest.approx(
+      [np.log(1 / 6)] * 3)
+  assert r4[f.CAND_HISTORY_CATEGORY_SHARE] == pytest.approx([0.5] * 3)
 
 
 def ref_equal(logs, params, out, report):

@@ -166,9 +166,11 @@ class TestBuildList:
                                        seed=11)
     item_stats = {"i1": (10, 4, 2), "i2": (5, 1, 0), "i3": (3, 0, 0),
                   "i5": (4, 1, 1), "i9": (7, 2, 1)}
+    item_sales = {"i1": 6, "i3": 1, "i9": 3, "i7": 2}
     values, list_stats = lists.build_list(self._request(), CATALOG,
                                           _sampler(), params, item_stats,
-                                          in_train=True)
+                                          in_train=True,
+                                          item_sales=item_sales)
     items = values[f.ITEM_ID]
     # Exposed by position; attributed i3 is exposed so only labelled; i5
     # (unexposed impression) and i9 (never shown) are out-of-scene entries.
@@ -205,20 +207,56 @@ class TestBuildList:
     assert values[f.USER_HISTORY] == ["i19", "i18", ""]
     assert values[f.REQUEST_ID] == ["r7"]
     assert values[f.AGE_BUCKET] == [3] and values[f.GENDER] == ["f"]
+    assert values[f.IN_TRAIN_COUNTS] == [1]
     assert list_stats == lists.ListStats(0, 0)
     # The request's own impressions leave its items' statistics: i1 was
     # exposed, clicked and bought, i2 exposed and clicked, i3 exposed; i5
-    # (not exposed, no click) and i9 (no impression) keep theirs.
-    own_left_out = {"i1": (9, 3, 1), "i2": (4, 0, 0), "i3": (2, 0, 0),
-                    "i5": (4, 1, 1), "i9": (7, 2, 1)}
+    # (not exposed, no click) and i9 (no impression) keep theirs. Its own
+    # purchases leave the sales: i1 (in search), i3, i5 and i9 (attributed;
+    # i5 had none left, so 0, not -1).
+    own_left_out = {"i1": (9, 3, 1, 5), "i2": (4, 0, 0, 0),
+                    "i3": (2, 0, 0, 0), "i5": (4, 1, 1, 0),
+                    "i9": (7, 2, 1, 2), "i7": (0, 0, 0, 2)}
     for k, key in enumerate(f.ITEM_STATS):
-      assert values[key] == [float(own_left_out.get(i, (0, 0, 0))[k])
+      assert values[key] == [float(own_left_out.get(i, (0, 0, 0, 0))[k])
                              for i in items[:10]] + [0.0, 0.0]
     # A validation or eval list sees them whole.
     whole, _ = lists.build_list(self._request(), CATALOG, _sampler(), params,
-                                item_stats, in_train=False)
+                                item_stats, in_train=False,
+                                item_sales=item_sales)
     assert whole[f.ITEM_EXPOSURES][:3] == [10.0, 5.0, 3.0]
+    assert whole[f.ITEM_SALES][:5] == [6.0, 0.0, 1.0, 0.0, 3.0]
     assert whole[f.ITEM_ID] == items
+    assert whole[f.IN_TRAIN_COUNTS] == [0]
+
+  def test_a_logged_candidate_set_gives_the_negatives(self):
+    # i10..i15 are candidates the fine ranker never saw; i1, i4 (impressions)
+    # and i9 (bought elsewhere) are candidates too but never negatives.
+    logged = [(i, None) for i in ("i12", "i1", "i10", "i15", "i4", "i9",
+                                  "i11", "i13", "i14", "i12")]
+    req = self._request(logged_candidates=logged)
+    params = params_lib.ListwiseParams(list_size=16, num_unexposed=2,
+                                       num_random=3,
+                                       num_candidate_negatives=4, seed=11)
+    values, list_stats = lists.build_list(req, CATALOG, _sampler(), params,
+                                          {}, in_train=True)
+    pool = ["i10", "i11", "i12", "i13", "i14", "i15"]
+    rng = sampling.request_rng(11, "r7")
+    rng.choice(3, size=2, replace=False)  # The unexposed draw comes first.
+    drawn = [pool[k] for k in rng.choice(6, size=4, replace=False)]
+    assert values[f.ITEM_ID][7:11] == drawn
+    assert values[f.SAMPLE_TYPE][7:] == [6] * 4 + [0] * 5
+    assert values[f.SAMPLING_LOG_Q][7:11] == pytest.approx([np.log(1 / 6)] * 4)
+    assert values[f.LABEL_EXPOSURE][7:11] == [0] * 4
+    assert values[f.FINE_SCORE_MASK][7:11] == [0] * 4
+    assert list_stats.candidate_negatives == 4
+    # Fewer candidates left than asked for: every one of them.
+    values, list_stats = lists.build_list(
+        req, CATALOG, _sampler(),
+        params_lib.ListwiseParams(num_candidate_negatives=50), {}, False)
+    assert sorted(i for i, t in zip(values[f.ITEM_ID],
+                                    values[f.SAMPLE_TYPE]) if t == 6) == pool
+    assert f.SAMPLE_RANDOM not in values[f.SAMPLE_TYPE]
 
   def test_same_seed_same_list_other_seed_other_negatives(self):
     params = params_lib.ListwiseParams(num_random=5, seed=1)
@@ -276,7 +314,8 @@ class TestBuildList:
     assert list_stats.merged_impressions == 1
     assert list_stats.counts() == {"merged_duplicate_impressions": 1,
                                    "truncated_items": 0,
-                                   "shared_position_items": 2}
+                                   "shared_position_items": 2,
+                                   "candidate_negatives": 0}
 
   def test_list_without_positives(self):
     req = self._request(impressions=[_imp("i1", 0.2, position=0)],
@@ -289,33 +328,81 @@ class TestBuildList:
     assert sum(values[f.MASK]) == 3
 
 
+# Train query counts of the yardstick tests, by hand: "red shoes" had one
+# click on cat1/brand1 and one on cat2/brand2; "shoes" alone one on cat1.
+QUERY_COUNTS = {
+    ("token", "red"): 2, ("category", "red", "cat1"): 1,
+    ("category", "red", "cat2"): 1, ("brand", "red", "brand1"): 1,
+    ("brand", "red", "brand2"): 1,
+    ("token", "shoes"): 3, ("category", "shoes", "cat1"): 2,
+    ("category", "shoes", "cat2"): 1, ("brand", "shoes", "brand1"): 2,
+    ("brand", "shoes", "brand2"): 1}
+TRAIN_COUNTS = lists.TrainCounts(
+    item_stats={"i1": (7, 2, 1)}, item_sales={"i1": 4, "i4": 1},
+    query=QUERY_COUNTS, num_categories=3, num_brands=4)
+
+
 class TestEvalCandidates:
 
   def test_logged_candidates_are_the_set(self):
     req = lists.RequestData(
-        "r1", "u1", "q", 10, [], impressions=[
+        "r1", "u1", "red shoes red", 10, ["i4", "i7", "nope", "i2"],
+        impressions=[
             _imp("i1", 0.9, position=0, clicked=True, purchased=True),
             _imp("i2", 0.5)],
         attributed=["i3", "i8"],
         logged_candidates=[("i1", 0.9), ("i2", 0.5), ("i3", None),
-                           ("i4", 0.1)])
-    out = lists.build_eval_candidates(req, _sampler(0.0), {"i1": (7, 2, 1)},
-                                      params_lib.ListwiseParams())
-    assert out[f.CAND_ITEM_ID] == ["i1", "i2", "i3", "i4"]
-    assert out[f.CAND_FINE_SCORE] == pytest.approx([0.9, 0.5, 0.0, 0.1])
-    assert out[f.CAND_FINE_SCORE_MASK] == [1, 1, 0, 1]
-    assert out[f.CAND_EXPOSED] == [1, 0, 0, 0]
-    assert out[f.CAND_PURCHASE_IN_SCENE] == [1, 0, 0, 0]
-    assert out[f.CAND_PURCHASE_OUT_OF_SCENE] == [0, 0, 1, 0]
-    assert out[f.CAND_TRAIN_EXPOSURES] == [7, 0, 0, 0]
+                           ("i4", 0.1), ("nope", 0.2)])
+    out = lists.build_eval_candidates(req, _sampler(0.0), TRAIN_COUNTS,
+                                      CATALOG, params_lib.ListwiseParams())
+    assert out[f.CAND_ITEM_ID] == ["i1", "i2", "i3", "i4", "nope"]
+    assert out[f.CAND_FINE_SCORE] == pytest.approx([0.9, 0.5, 0.0, 0.1, 0.2])
+    assert out[f.CAND_FINE_SCORE_MASK] == [1, 1, 0, 1, 1]
+    assert out[f.CAND_EXPOSED] == [1, 0, 0, 0, 0]
+    assert out[f.CAND_PURCHASE_IN_SCENE] == [1, 0, 0, 0, 0]
+    assert out[f.CAND_PURCHASE_OUT_OF_SCENE] == [0, 0, 1, 0, 0]
+    assert out[f.CAND_TRAIN_EXPOSURES] == [7, 0, 0, 0, 0]
+    assert out[f.CAND_TRAIN_SALES] == [4, 0, 0, 1, 0]
     assert out[f.CANDIDATES_LOGGED] == [1]
     assert out[f.PURCHASES_OUTSIDE_CANDIDATES] == [1]  # i8
+    # The yardstick's counts, by hand. Distinct tokens "red", "shoes";
+    # categories: i1 cat1, i2 cat2, i3 cat0, i4 cat1, "nope" unknown ("").
+    log_cat = {
+        "cat1": (np.log(2 / 5) + np.log(3 / 6)) / 2,
+        "cat2": (np.log(2 / 5) + np.log(2 / 6)) / 2,
+        "cat0": (np.log(1 / 5) + np.log(1 / 6)) / 2,
+        "": (np.log(1 / 5) + np.log(1 / 6)) / 2}
+    assert out[f.CAND_QUERY_CATEGORY_LOG_SHARE] == pytest.approx(
+        [log_cat[c] for c in ("cat1", "cat2", "cat0", "cat1", "")])
+    # Brands: i1 brand1, i2 brand2, i3 brand3, i4 brand0.
+    log_brand = {
+        "brand1": (np.log(2 / 6) + np.log(3 / 7)) / 2,
+        "brand2": (np.log(2 / 6) + np.log(2 / 7)) / 2,
+        "brand3": (np.log(1 / 6) + np.log(1 / 7)) / 2,
+        "brand0": (np.log(1 / 6) + np.log(1 / 7)) / 2}
+    assert out[f.CAND_QUERY_BRAND_LOG_SHARE] == pytest.approx(
+        [log_brand[b] for b in ("brand1", "brand2", "brand3", "brand0")]
+        + [log_brand["brand0"]])
+    # History: i4 cat1, i7 cat1, i2 cat2 ("nope" is not in the catalog).
+    assert out[f.CAND_HISTORY_CATEGORY_SHARE] == pytest.approx(
+        [2 / 3, 1 / 3, 0.0, 2 / 3, 0.0])
+
+  def test_no_token_and_no_history_give_uniform_shares_and_zero(self):
+    req = lists.RequestData("r1", "u1", "  ", 10, [], impressions=[
+        _imp("i1", 0.9, position=0)], logged_candidates=[("i1", 0.9)])
+    out = lists.build_eval_candidates(req, _sampler(0.0), TRAIN_COUNTS,
+                                      CATALOG, params_lib.ListwiseParams())
+    assert out[f.CAND_QUERY_CATEGORY_LOG_SHARE] == pytest.approx(
+        [np.log(1 / 3)])
+    assert out[f.CAND_QUERY_BRAND_LOG_SHARE] == pytest.approx([np.log(1 / 4)])
+    assert out[f.CAND_HISTORY_CATEGORY_SHARE] == [0.0]
 
   def test_built_from_impressions_and_uniform_catalog_items(self):
     req = lists.RequestData("r1", "u1", "q", 10, [], impressions=[
         _imp("i2", 0.5), _imp("i1", 0.9, position=0)])
     params = params_lib.ListwiseParams(num_eval_random=4, seed=5)
-    out = lists.build_eval_candidates(req, _sampler(0.0), {}, params)
+    out = lists.build_eval_candidates(req, _sampler(0.0), TRAIN_COUNTS,
+                                      CATALOG, params)
     assert out[f.CAND_ITEM_ID][:2] == ["i1", "i2"]
     extra = out[f.CAND_ITEM_ID][2:]
     assert len(set(extra)) == 4 and not set(extra) & {"i1", "i2"}
@@ -323,9 +410,57 @@ class TestEvalCandidates:
     assert out[f.CANDIDATES_LOGGED] == [0]
 
 
+def test_request_query_counts_count_each_positive_item_once_per_token():
+  req = lists.RequestData("r", "u", "red shoes red", 1, [], impressions=[
+      _imp("i1", 0.1, position=0, clicked=True),
+      _imp("i1", 0.1, position=3, clicked=True, purchased=True),
+      _imp("i5", 0.1, position=1), _imp("i7", 0.1, position=2,
+                                         clicked=True),
+      _imp("nope", 0.1, position=4, clicked=True)], attributed=["i2"])
+  # Positives: i1 (cat1, brand1) once, i7 (cat1, brand3); "nope" is not in
+  # the catalog and i2 was bought elsewhere, not clicked in an impression.
+  assert lists.request_query_counts(req, CATALOG) == {
+      ("token", "red"): 2, ("category", "red", "cat1"): 2,
+      ("brand", "red", "brand1"): 1, ("brand", "red", "brand3"): 1,
+      ("token", "shoes"): 2, ("category", "shoes", "cat1"): 2,
+      ("brand", "shoes", "brand1"): 1, ("brand", "shoes", "brand3"): 1}
+  assert lists.request_query_counts(lists.RequestData(
+      "r", "u", "red", 1, [], impressions=[_imp("i1", 0.1, position=0)]),
+                                    CATALOG) == {}
+
+
+def test_valid_candidate_lists_chunk_the_set_with_its_purchases():
+  req = lists.RequestData(
+      "r3", "u1", "shoes", 10, ["i4"], impressions=[
+          _imp("i1", 0.9, position=0, clicked=True, purchased=True),
+          _imp("i2", 0.5, position=1)],
+      attributed=["i3"],
+      logged_candidates=[(f"i{k}", 0.1 * k) for k in range(1, 8)])
+  params = params_lib.ListwiseParams(list_size=3, history_length=2)
+  chunks = list(lists.valid_candidate_lists(req, _sampler(0.0), TRAIN_COUNTS,
+                                            CATALOG, params))
+  assert [c[f.ITEM_ID] for c in chunks] == [
+      ["i1", "i2", "i3"], ["i4", "i5", "i6"], ["i7", "", ""]]
+  first, _, last = chunks
+  assert first[f.LABEL_PURCHASE] == [1, 0, 1]
+  assert first[f.LABEL_CLICK] == [1, 0, 1]
+  assert first[f.LABEL_EXPOSURE] == [1, 1, 1]
+  assert first[f.FINE_SCORE] == pytest.approx([0.1, 0.2, 0.3])
+  assert first[f.ITEM_EXPOSURES] == [7.0, 0.0, 0.0]
+  assert first[f.ITEM_SALES] == [4.0, 0.0, 0.0]
+  assert last[f.MASK] == [1, 0, 0]
+  assert last[f.SAMPLE_TYPE] == [f.SAMPLE_CANDIDATE, f.SAMPLE_PAD,
+                                 f.SAMPLE_PAD]
+  for chunk in chunks:
+    assert chunk[f.REQUEST_ID] == ["r3"] and chunk[f.QUERY] == ["shoes"]
+    assert chunk[f.USER_HISTORY] == ["i4", ""]
+    assert chunk[f.IN_TRAIN_COUNTS] == [0]
+
+
 def test_catalog_lists_hold_every_item_once_with_whole_statistics():
   params = params_lib.ListwiseParams(list_size=8, history_length=2)
-  chunks = list(lists.catalog_lists(CATALOG, {"i3": (4, 1, 1)}, params))
+  chunks = list(lists.catalog_lists(CATALOG, {"i3": (4, 1, 1)}, params,
+                                    {"i3": 5}))
   assert len(chunks) == 3  # 20 items, 8 per example.
   items = [i for c in chunks for i in c[f.ITEM_ID]]
   assert items == sorted(CATALOG) + [""] * 4
@@ -338,7 +473,8 @@ def test_catalog_lists_hold_every_item_once_with_whole_statistics():
   (holder,) = [c for c in chunks if "i3" in c[f.ITEM_ID]]
   k = holder[f.ITEM_ID].index("i3")
   assert (holder[f.ITEM_EXPOSURES][k], holder[f.ITEM_CLICKS][k],
-          holder[f.ITEM_PURCHASES][k]) == (4.0, 1.0, 1.0)
+          holder[f.ITEM_PURCHASES][k], holder[f.ITEM_SALES][k]) == (
+              4.0, 1.0, 1.0, 5.0)
   assert sum(sum(c[f.ITEM_EXPOSURES]) for c in chunks) == 4.0
   for chunk in chunks:
     assert chunk[f.USER_ID] == [""] and chunk[f.USER_HISTORY] == ["", ""]
@@ -354,6 +490,8 @@ def test_request_item_stats_and_their_sum():
   own = lists.request_item_stats(req)
   assert own == {"a": (1, 1, 1), "c": (1, 0, 0)}  # b: nothing happened.
   assert lists.sum_stats([(1, 1, 1), (1, 0, 0), (2, 3, 4)]) == (4, 4, 5)
+  req.attributed = ["d", "a"]
+  assert lists.request_sales(req) == {"a": 1, "d": 1}
 
 
 def test_params_json_round_trip_and_validation():
