@@ -4,8 +4,8 @@ import dataclasses
 from typing import Any, Tuple
 
 from components.listwise import params as params_lib
-from components.validation import cutoffs
 from models import checks
+from models import cutoffs
 from models import hparams as hparams_lib
 from models import preprocessing_config
 import serving
@@ -33,7 +33,7 @@ class ValidationConfig:
 
   A cutoff K is a number of candidates ("100") or a share of each request's
   candidate set ("5%"), which means the same on logs whose candidate sets
-  differ in size (components/validation/cutoffs.py).
+  differ in size (models/cutoffs.py).
 
   Attributes:
     k_main: the cutoff of the hitrate that decides the blessing.
@@ -41,26 +41,32 @@ class ValidationConfig:
     threshold: minimum global hitrate@k_main.
     tolerance: allowed drop below the last blessed model's value.
     head_share: share of most-exposed candidate items counted as head.
-    beat_popularity: bless only a model whose global hitrate@k_main beats
-      popularity's (items ranked by their train exposures).
+    beat_yardsticks: bless only a model whose global hitrate@k_main beats
+      the best of the yardsticks' (popularity, sales and counts: scores
+      from counts of the train split with no fitted parameter,
+      components/validation/scorers.py).
     compare_to_last_blessed: evaluate the last blessed model on the same
       sets and refuse a regression beyond `tolerance`; off for studies that
       train many models side by side.
   """
-  k_main: str = "100"
+  k_main: str = "5%"
   ks: Tuple[str, ...] = ("10", "50", "100", "200", "500", "1000", "1%", "5%",
                          "10%", "25%")
   threshold: float = 0.2
   tolerance: float = 0.01
   head_share: float = 0.2
-  beat_popularity: bool = True
+  beat_yardsticks: bool = True
   compare_to_last_blessed: bool = True
 
   def __post_init__(self):
     if not self.ks:
       raise ValueError("ks must name at least one cutoff")
-    for k in (self.k_main, *self.ks):
-      cutoffs.parse(k)
+    for name, values in (("k_main", (self.k_main,)), ("ks", self.ks)):
+      for k in values:
+        try:
+          cutoffs.parse(k)
+        except ValueError as e:
+          raise ValueError(f"{name}: {e}") from None
     checks.in_unit_interval(self, "threshold", "head_share")
     checks.at_least(self, 0, "tolerance")
 

@@ -80,7 +80,8 @@ def create_pipeline(
                                        num_steps=config.eval_steps),
           custom_config=_with_fingerprint(
               {**config.hparams.to_custom_config(),
-               hparams_lib.MAX_TRIALS_KEY: config.tune_trials},
+               hparams_lib.MAX_TRIALS_KEY: config.tune_trials,
+               hparams_lib.CHECKPOINT_CUTOFF_KEY: config.validation.k_main},
               config_lib.TUNER_FN))
       hyperparameters = tuner.outputs["best_hyperparameters"]
       components.append(tuner)
@@ -93,8 +94,10 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=[split_lib.VALID],
                                      num_steps=config.eval_steps),
-        custom_config=_with_fingerprint(config.hparams.to_custom_config(),
-                                        config.run_fn))
+        custom_config=_with_fingerprint(
+            {**config.hparams.to_custom_config(),
+             hparams_lib.CHECKPOINT_CUTOFF_KEY: config.validation.k_main},
+            config.run_fn))
     components.append(trainer)
   if config.runs(config_lib.VALIDATE):
     validation = config.validation
@@ -116,7 +119,7 @@ def create_pipeline(
         k_main=validation.k_main, ks=validation.all_ks,
         threshold=validation.threshold, tolerance=validation.tolerance,
         head_share=validation.head_share,
-        beat_popularity=validation.beat_popularity)
+        beat_yardsticks=validation.beat_yardsticks)
     components.append(validator)
   if config.runs(config_lib.PUSH):
     pusher = pusher_lib.Pusher(

@@ -4,10 +4,9 @@ No step holds every eval set. Each worker loads the SavedModels once
 (DoFn.setup), scores batches of requests through serving_default, and emits
 evaluate.set_sums / evaluate.list_sums; a combiner adds them up and
 evaluate.summarize turns the total into the same metrics as
-evaluate.evaluate. Two small tables reach every worker as side inputs, both
-as large as the catalog, not the logs: each distinct candidate item's train
-exposures (popularity's scores), and the head threshold, computed from a
-histogram of them.
+evaluate.evaluate. The yardsticks read each set's own columns; the head
+threshold, computed from a histogram of the distinct candidate items' train
+exposures, reaches every worker as a side input.
 """
 
 import functools
@@ -47,7 +46,7 @@ class _SumSums(beam.CombineFn):
 
 
 class _Score(beam.DoFn):
-  """Scores batches with the SavedModels and popularity; emits their sums.
+  """Scores batches with the SavedModels; emits their sums.
 
   Args:
     saved_models: scorer name -> SavedModel directory, loaded once per
@@ -66,9 +65,8 @@ class _Score(beam.DoFn):
     self._models = {name: scoring.SavedModelScorer(path, BATCH_SIZE).score
                     for name, path in self._paths.items()}
 
-  def process(self, batch, exposures: Mapping[str, int], *args):
-    yield self._sums_fn(
-        batch, evaluate_lib.with_popularity(self._models, exposures), *args)
+  def process(self, batch, *args):
+    yield self._sums_fn(batch, self._models, *args)
 
 
 def _set_sums(batch: Sequence[Tuple[metrics.EvalSet, dict]], score_fns,
@@ -118,17 +116,15 @@ def build(p: beam.Pipeline, eval_candidates: str, examples: str,
           | "Histogram" >> beam.combiners.ToDict()
           | "HeadThreshold" >> beam.Map(metrics.head_threshold_of_histogram,
                                         head_share))
-  exposure_table = beam.pvalue.AsDict(exposures)
   head_threshold = beam.pvalue.AsSingleton(head)
   set_sums = (_batched(sets, "EvalSets") | "ScoreEvalSets" >> beam.ParDo(
-      _Score(saved_models, _set_sums), exposure_table, list(ks),
-      head_threshold))
+      _Score(saved_models, _set_sums), list(ks), head_threshold))
   lists = (_read(p, "Lists", examples)
            | "ExposedItems" >> beam.FlatMap(
                lambda e: [x for x in [data.exposed_list_of(e)] if x]))
   list_sums = (_batched(lists, "Lists") | "ScoreLists" >> beam.ParDo(
-      _Score(saved_models, evaluate_lib.list_sums), exposure_table))
-  names = [*evaluate_lib.with_popularity(saved_models, {})]
+      _Score(saved_models, evaluate_lib.list_sums)))
+  names = evaluate_lib.scorer_names(saved_models)
   _ = ((set_sums, list_sums) | "Flatten" >> beam.Flatten()
        | "Sum" >> beam.CombineGlobally(_SumSums())
        | "Summarize" >> beam.Map(

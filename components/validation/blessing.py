@@ -1,8 +1,8 @@
-"""The blessing decision: an absolute hitrate threshold, better than popularity, and no regression against the last blessed model."""
+"""The blessing decision: an absolute hitrate threshold, better than the best yardstick, and no regression against the last blessed model."""
 
 import dataclasses
 import math
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,10 +18,10 @@ def _missing(value: Optional[float]) -> bool:
 def decide(candidate: Optional[float], threshold: float, tolerance: float,
            baseline: Optional[float] = None,
            has_baseline: bool = False,
-           popularity: Optional[float] = None) -> Decision:
+           yardsticks: Optional[Mapping[str, float]] = None) -> Decision:
   """Blesses only if the candidate's global hitrate@K_main is a finite
-  number >= threshold, > popularity's (when given) and >= baseline -
-  tolerance.
+  number >= threshold, > the best of the yardsticks' (when given) and >=
+  baseline - tolerance.
 
   Args:
     candidate: the candidate model's global hitrate@K_main (None or NaN when
@@ -32,8 +32,9 @@ def decide(candidate: Optional[float], threshold: float, tolerance: float,
     baseline: the last blessed model's global hitrate@K_main on the same
       sets, if there is one.
     has_baseline: a blessed model exists; its metric must then be finite.
-    popularity: the popularity scorer's global hitrate@K_main on the same
-      sets, which the candidate must beat; None to skip the rule.
+    yardsticks: name -> global hitrate@K_main of each yardstick on the
+      same sets (popularity, sales, counts); the candidate must beat the
+      best finite one. None (or empty) skips the rule.
 
   Returns:
     The decision and, for a refusal, every reason.
@@ -44,11 +45,15 @@ def decide(candidate: Optional[float], threshold: float, tolerance: float,
   elif candidate < threshold:
     reasons.append(f"candidate hitrate {candidate:.4f} is below the "
                    f"threshold {threshold:.4f}")
-  if popularity is not None and not _missing(candidate) and not (
-      candidate > popularity):
-    reasons.append(f"candidate hitrate {candidate:.4f} does not beat "
-                   f"popularity's {popularity:.4f} (train exposures of the "
-                   "item)")
+  finite = {name: value for name, value in (yardsticks or {}).items()
+            if not _missing(value)}
+  if finite and not _missing(candidate):
+    best = max(finite, key=finite.get)
+    if not candidate > finite[best]:
+      reasons.append(f"candidate hitrate {candidate:.4f} does not beat the "
+                     f"best yardstick, {best}'s {finite[best]:.4f} ("
+                     + ", ".join(f"{n} {v:.4f}" for n, v in finite.items())
+                     + ")")
   if has_baseline:
     if _missing(baseline):
       reasons.append(f"baseline hitrate is missing or not finite: {baseline}")

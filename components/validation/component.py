@@ -12,8 +12,8 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
 from components import code_fingerprint
-from components.validation import cutoffs
 from components.validation import executor
+from models import cutoffs
 
 
 class HitrateMetrics(artifact.Artifact):
@@ -29,7 +29,7 @@ class HitrateValidatorSpec(types.ComponentSpec):
       executor.THRESHOLD_KEY: ExecutionParameter(type=float),
       executor.TOLERANCE_KEY: ExecutionParameter(type=float),
       executor.HEAD_SHARE_KEY: ExecutionParameter(type=float),
-      executor.BEAT_POPULARITY_KEY: ExecutionParameter(type=int),
+      executor.BEAT_YARDSTICKS_KEY: ExecutionParameter(type=int),
       code_fingerprint.KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
@@ -53,11 +53,12 @@ class HitrateValidator(base_beam_component.BaseBeamComponent):
 
   It computes hitrate@K (global, in-scene, out-of-scene, head and tail
   items; K a count or a share of each candidate set) for the model, the fine
-  ranker's own scores, popularity (train exposures) and the last blessed
-  model on the same sets, and NDCG@10 on exposed lists. The model is blessed
-  only if its global hitrate@k_main is at least `threshold`, beats
-  popularity's (if `beat_popularity`) and is at most `tolerance` below the
-  last blessed model's; a NaN or missing metric never blesses. Its code's
+  ranker's own scores, the yardsticks (popularity, sales, counts:
+  scorers.py) and the last blessed model on the same sets, and NDCG@10 on
+  exposed lists. The model is blessed only if its global hitrate@k_main is
+  at least `threshold`, beats the best yardstick's (if `beat_yardsticks`)
+  and is at most `tolerance` below the last blessed model's; a NaN or
+  missing metric never blesses. Its code's
   fingerprint is an exec property, so changed code is not served from
   TFX's cache.
   """
@@ -70,13 +71,13 @@ class HitrateValidator(base_beam_component.BaseBeamComponent):
                examples: types.BaseChannel,
                baseline_model: Optional[types.BaseChannel], k_main: str,
                ks: Sequence[str], threshold: float, tolerance: float,
-               head_share: float, beat_popularity: bool):
+               head_share: float, beat_yardsticks: bool):
     super().__init__(HitrateValidatorSpec(
         model=model, eval_candidates=eval_candidates, examples=examples,
         baseline_model=baseline_model, k_main=cutoffs.parse(k_main).text,
         ks=json.dumps(cutoffs.ordered([*ks, k_main])), threshold=threshold,
         tolerance=tolerance, head_share=head_share,
-        beat_popularity=int(beat_popularity),
+        beat_yardsticks=int(beat_yardsticks),
         code_fingerprint=code_fingerprint.fingerprint(executor.__name__),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         metrics=types.Channel(type=HitrateMetrics)))

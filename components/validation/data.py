@@ -26,6 +26,8 @@ class ExposedList(NamedTuple):
   item_ids: np.ndarray  # str
   gains: np.ndarray  # 2 purchased, 1 clicked, 0 otherwise.
   fine_score: np.ndarray  # float
+  exposures: np.ndarray  # float: train exposures (popularity's scores).
+  sales: np.ndarray  # float: train-period sales (sales' scores).
 
 
 def split_files(split_uri: str) -> str:
@@ -59,7 +61,15 @@ def eval_set_of(example: dict) -> Tuple[metrics.EvalSet, Context]:
       out_of_scene=np.array(example[f.CAND_PURCHASE_OUT_OF_SCENE],
                             dtype=bool),
       train_exposures=np.array(example[f.CAND_TRAIN_EXPOSURES]),
-      fine_score=fine), context_of(example)
+      fine_score=fine,
+      train_sales=np.array(example[f.CAND_TRAIN_SALES]),
+      query_category_log_share=np.array(
+          example[f.CAND_QUERY_CATEGORY_LOG_SHARE], float),
+      query_brand_log_share=np.array(example[f.CAND_QUERY_BRAND_LOG_SHARE],
+                                     float),
+      history_category_share=np.array(
+          example[f.CAND_HISTORY_CATEGORY_SHARE], float)), context_of(
+              example)
 
 
 def exposed_list_of(example: dict) -> Optional[ExposedList]:
@@ -71,7 +81,9 @@ def exposed_list_of(example: dict) -> Optional[ExposedList]:
       context_of(example), np.array(example[f.ITEM_ID])[exposed],
       (np.array(example[f.LABEL_PURCHASE])
        + np.array(example[f.LABEL_CLICK]))[exposed],
-      np.array(example[f.FINE_SCORE], dtype=float)[exposed])
+      np.array(example[f.FINE_SCORE], dtype=float)[exposed],
+      np.array(example[f.ITEM_EXPOSURES], dtype=float)[exposed],
+      np.array(example[f.ITEM_SALES], dtype=float)[exposed])
 
 
 def read_eval_sets(split_uri: str

@@ -1,4 +1,4 @@
-"""Evaluates scorers (the candidate model, the fine ranker, popularity, the last blessed model) on the same eval sets.
+"""Evaluates scorers (the candidate model, the fine ranker, the yardsticks, the last blessed model) on the same eval sets.
 
 The evaluation is a sum over requests: each batch of eval sets (set_sums)
 and of exposed lists (list_sums) gives arrays that add up, and `summarize`
@@ -6,31 +6,31 @@ turns their total into the metrics. `evaluate` does it in one process, on
 data in memory; beam_evaluate.py runs the same functions as a Beam job.
 """
 
-from typing import Dict, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from components.validation import cutoffs
 from components.validation import data
 from components.validation import metrics
 from components.validation import scorers
+from models import cutoffs
 
 NDCG_K = 10
 ScoreFn = scorers.ScoreFn
-# Per-request counts, summed: their order in the COUNTS sum.
+# Per-request counts, summed: their order in the _TOTALS sum.
 COUNT_NAMES = ("requests", "purchases", "purchases_in_scene",
                "purchases_out_of_scene", "candidates", "exposed_lists")
-COUNTS = "counts"
+_TOTALS = "totals"
 _HITS = "hits/"  # + scorer name: summed metrics.set_hits.
 _NDCG = "ndcg/"  # + scorer name: summed metrics.ndcg_sums.
 # Sum name -> summed array.
 Sums = Dict[str, np.ndarray]
 
 
-def with_popularity(score_fns: Mapping[str, ScoreFn],
-                    exposures: Mapping[str, int]) -> Dict[str, ScoreFn]:
-  """The model scorers and popularity (train exposures of the candidates)."""
-  return {scorers.POPULARITY: scorers.popularity(exposures), **score_fns}
+def scorer_names(score_fns: Mapping[str, ScoreFn]) -> List[str]:
+  """Every scorer reported besides the fine ranker: the yardsticks, then
+  the models."""
+  return [*scorers.YARDSTICKS, *score_fns]
 
 
 def _counts(**values) -> np.ndarray:
@@ -40,13 +40,16 @@ def _counts(**values) -> np.ndarray:
 def set_sums(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
              score_fns: Mapping[str, ScoreFn], ks: Sequence[str],
              head_min_exposures: int) -> Sums:
-  """Summed hits of a batch of eval sets per scorer (and the fine ranker), and counts."""
+  """Summed hits of a batch of eval sets per scorer (the fine ranker and the yardsticks too), and counts."""
   parsed = [cutoffs.parse(k) for k in ks]
   candidates = [list(s.item_ids) for s in sets]
+  yardsticks = [scorers.yardstick_scores(s) for s in sets]
   scores = {scorers.FINE_RANKER: [s.fine_score for s in sets],
+            **{name: [y[name] for y in yardsticks]
+               for name in scorers.YARDSTICKS},
             **{name: score(contexts, candidates)
                for name, score in score_fns.items()}}
-  out = {COUNTS: _counts(
+  out = {_TOTALS: _counts(
       requests=len(sets),
       purchases=sum(int((s.in_scene | s.out_of_scene).sum()) for s in sets),
       purchases_in_scene=sum(int(s.in_scene.sum()) for s in sets),
@@ -62,13 +65,21 @@ def set_sums(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
 
 def list_sums(lists: Sequence[data.ExposedList],
               score_fns: Mapping[str, ScoreFn]) -> Sums:
-  """Summed NDCG@10 of a batch of exposed lists per scorer (and the fine ranker), and their count."""
+  """Summed NDCG@10 of a batch of exposed lists per scorer, and their count.
+
+  The fine ranker, popularity and sales are scored from the lists' own
+  columns; the counts yardstick is not (its query shares are computed for
+  candidate sets only), so its NDCG is NaN.
+  """
   gains = [x.gains for x in lists]
   items = [list(x.item_ids) for x in lists]
   contexts = [x.context for x in lists]
-  out = {COUNTS: _counts(exposed_lists=len(lists)),
-         _NDCG + scorers.FINE_RANKER: metrics.ndcg_sums(
-             gains, [x.fine_score for x in lists], NDCG_K)}
+  out = {_TOTALS: _counts(exposed_lists=len(lists))}
+  for name, column in ((scorers.FINE_RANKER, "fine_score"),
+                       (scorers.POPULARITY, "exposures"),
+                       (scorers.SALES, "sales")):
+    out[_NDCG + name] = metrics.ndcg_sums(
+        gains, [getattr(x, column) for x in lists], NDCG_K)
   for name, score in score_fns.items():
     out[_NDCG + name] = metrics.ndcg_sums(gains, score(contexts, items),
                                           NDCG_K)
@@ -86,7 +97,8 @@ def summarize(sums: Sums, names: Sequence[str], ks: Sequence[str],
 
   Args:
     sums: the total of set_sums and list_sums of every set and list.
-    names: the scorers to report (the fine ranker is always reported).
+    names: the scorers to report (the fine ranker is always reported;
+      scorer_names gives the yardsticks and the models).
     ks: the cutoffs the sets were summed with.
     head_min_exposures: the head threshold they were summed with.
 
@@ -96,7 +108,7 @@ def summarize(sums: Sums, names: Sequence[str], ks: Sequence[str],
     "exposed_lists"}, "hitrate": {scorer: {slice: {cutoff: value}}},
     "ndcg@10": {scorer: value}}; NaN where a denominator is 0.
   """
-  counts = dict(zip(COUNT_NAMES, sums.get(COUNTS, _counts())))
+  counts = dict(zip(COUNT_NAMES, sums.get(_TOTALS, _counts())))
   requests = int(counts["requests"])
   empty = np.zeros((len(metrics.SLICES), len(ks) + 1))
   names = [scorers.FINE_RANKER, *names]
@@ -121,7 +133,7 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
              head_share: float) -> dict:
   """Hitrate@K per slice and NDCG@10 on exposed lists for each scorer, in memory.
 
-  The fine ranker (its logged scores) and popularity (train exposures) are
+  The fine ranker (its logged scores) and the yardsticks (scorers.py) are
   always evaluated too, on the same sets and lists.
 
   Args:
@@ -136,7 +148,6 @@ def evaluate(sets: Sequence[metrics.EvalSet], contexts: Sequence[dict],
     See summarize.
   """
   head = metrics.head_threshold(sets, head_share)
-  score_fns = with_popularity(score_fns, metrics.exposure_lookup(sets))
   return summarize(add(set_sums(sets, contexts, score_fns, ks, head),
-                       list_sums(exposed, score_fns)), list(score_fns), ks,
-                   head)
+                       list_sums(exposed, score_fns)),
+                   scorer_names(score_fns), ks, head)

@@ -31,7 +31,7 @@ KS_KEY = "ks"
 THRESHOLD_KEY = "threshold"
 TOLERANCE_KEY = "tolerance"
 HEAD_SHARE_KEY = "head_share"
-BEAT_POPULARITY_KEY = "beat_popularity"
+BEAT_YARDSTICKS_KEY = "beat_yardsticks"
 
 METRICS_FILE = report.METRICS_FILE
 PLOT_FILE = report.PLOT_FILE
@@ -82,11 +82,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         float(exec_properties[TOLERANCE_KEY]),
         baseline=main(scorers.BASELINE),
         has_baseline=baseline is not None,
-        popularity=(main(scorers.POPULARITY)
-                    if exec_properties[BEAT_POPULARITY_KEY] else None))
-    logging.info("global hitrate@%s: model %s, fine ranker %s, popularity "
-                 "%s, last blessed %s -> %s %s", k_main, main(scorers.MODEL),
-                 main(scorers.FINE_RANKER), main(scorers.POPULARITY),
+        yardsticks=({name: main(name) for name in scorers.YARDSTICKS}
+                    if exec_properties[BEAT_YARDSTICKS_KEY] else None))
+    logging.info("global hitrate@%s: model %s, fine ranker %s, %s, last "
+                 "blessed %s -> %s %s", k_main, main(scorers.MODEL),
+                 main(scorers.FINE_RANKER),
+                 ", ".join(f"{name} {main(name)}"
+                           for name in scorers.YARDSTICKS),
                  main(scorers.BASELINE),
                  "BLESSED" if decision.blessed else "NOT BLESSED",
                  "; ".join(decision.reasons))

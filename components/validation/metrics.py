@@ -21,7 +21,8 @@ from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from components.validation import cutoffs
+from models import cutoffs
+from models.metrics import candidate_sets
 from models.metrics import listwise
 
 # Which purchases a hitrate counts: all, bought in the search, bought in
@@ -32,13 +33,28 @@ GLOBAL, IN_SCENE, OUT_OF_SCENE, HEAD, TAIL = SLICES
 
 @dataclasses.dataclass
 class EvalSet:
-  """One eval request's candidate set; arrays are `[num_candidates]`."""
+  """One eval request's candidate set; arrays are `[num_candidates]`.
+
+  The last four fields are what the yardsticks read (scorers.py); a set
+  built without them scores 0 for sales and the counts' shares.
+  """
   request_id: str
   item_ids: np.ndarray  # str
   in_scene: np.ndarray  # bool: purchased in search.
   out_of_scene: np.ndarray  # bool: purchased elsewhere, attributed.
   train_exposures: np.ndarray  # int: exposures in the train split.
   fine_score: np.ndarray  # float; NaN where the fine ranker has none.
+  train_sales: np.ndarray = None  # int: train-period transactions.
+  query_category_log_share: np.ndarray = None  # float.
+  query_brand_log_share: np.ndarray = None  # float.
+  history_category_share: np.ndarray = None  # float.
+
+  def __post_init__(self):
+    n = np.asarray(self.item_ids).shape[0]
+    for name in ("train_sales", "query_category_log_share",
+                 "query_brand_log_share", "history_category_share"):
+      if getattr(self, name) is None:
+        setattr(self, name, np.zeros(n))
 
 
 def dedupe(item_ids: np.ndarray, scores: np.ndarray,
@@ -56,27 +72,6 @@ def dedupe(item_ids: np.ndarray, scores: np.ndarray,
     np.logical_or.at(out, inverse, np.asarray(label, dtype=bool))
     merged.append(out)
   return (best, *merged)
-
-
-def expected_hits(scores: np.ndarray, positive: np.ndarray, k: int) -> float:
-  """E|TopK ∩ positives| with ties broken uniformly at random.
-
-  Args:
-    scores: `[n]` scores of distinct candidates; NaN ranks last.
-    positive: `[n]` bool.
-    k: cutoff, >= 1.
-  """
-  scores = np.where(np.isnan(scores), -np.inf, np.asarray(scores, float))
-  positive = np.asarray(positive, dtype=bool)
-  n = scores.shape[0]
-  if k >= n:
-    return float(positive.sum())
-  kth = np.partition(scores, n - k)[n - k]  # the k-th largest score
-  above = scores > kth
-  tied = scores == kth
-  slots = k - int(above.sum())
-  return float(positive[above].sum()
-               + positive[tied].sum() * slots / int(tied.sum()))
 
 
 def head_threshold(sets: Iterable[EvalSet], head_share: float = 0.2) -> int:
@@ -129,7 +124,8 @@ def set_hits(s: EvalSet, score: np.ndarray, parsed: Sequence[cutoffs.Cutoff],
   for row, name in enumerate(SLICES):
     positive = positives[name]
     if positive.any():
-      out[row, :-1] = [expected_hits(best, positive, c.k(best.shape[0]))
+      out[row, :-1] = [candidate_sets.expected_hits(
+          best, positive, c.k(best.shape[0]))
                        for c in parsed]
       out[row, -1] = positive.sum()
   return out

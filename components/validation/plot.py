@@ -5,7 +5,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 
 from matplotlib import figure
 
-from components.validation import cutoffs
+from models import cutoffs
 
 
 def _rows(ks: Sequence[str]) -> List[Tuple[str, List[cutoffs.Cutoff]]]:

@@ -47,7 +47,7 @@ def test_beam_evaluation_equals_the_in_memory_one(pushed, tmp_path):
   evaluation.assert_same_metrics(actual, expected)
   assert actual["requests"] == len(sets)
   assert set(actual["hitrate"]) == {scorers.MODEL, scorers.BASELINE,
-                                    scorers.FINE_RANKER, scorers.POPULARITY}
+                                    scorers.FINE_RANKER, *scorers.YARDSTICKS}
   assert actual["hitrate"][scorers.MODEL] == actual["hitrate"][
       scorers.BASELINE]
   assert 0 < actual["hitrate"][scorers.MODEL]["global"]["25%"] <= 1

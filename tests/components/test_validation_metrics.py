@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from components.validation import blessing
-from components.validation import cutoffs
 from components.validation import metrics
 from components.validation import scorers
+from models import cutoffs
+from models.metrics import candidate_sets
 
 
 def _set(items, in_scene=(), out_scene=(), exposures=None, fine=None):
@@ -28,26 +29,26 @@ class TestExpectedHits:
   def test_no_ties(self):
     scores = np.array([0.9, 0.1, 0.5, 0.7])
     positive = np.array([False, True, True, False])
-    assert metrics.expected_hits(scores, positive, 1) == 0.0
-    assert metrics.expected_hits(scores, positive, 3) == 1.0  # .9 .7 .5
-    assert metrics.expected_hits(scores, positive, 4) == 2.0
+    assert candidate_sets.expected_hits(scores, positive, 1) == 0.0
+    assert candidate_sets.expected_hits(scores, positive, 3) == 1.0  # .9 .7 .5
+    assert candidate_sets.expected_hits(scores, positive, 4) == 2.0
 
   def test_ties_at_the_cutoff_count_in_expectation(self):
     # Top-2 of scores 3, 1, 1, 1: one slot left for a group of three tied
     # items holding one positive: 1/3 expected hit.
     scores = np.array([3.0, 1.0, 1.0, 1.0])
     positive = np.array([False, True, False, False])
-    assert metrics.expected_hits(scores, positive, 2) == pytest.approx(1 / 3)
+    assert candidate_sets.expected_hits(scores, positive, 2) == pytest.approx(1 / 3)
     # Two slots in the group of three, two positives: 2 * 2/3.
     positive = np.array([False, True, True, False])
-    assert metrics.expected_hits(scores, positive, 3) == pytest.approx(4 / 3)
+    assert candidate_sets.expected_hits(scores, positive, 3) == pytest.approx(4 / 3)
 
   def test_k_larger_than_the_set_and_nan_scores(self):
     positive = np.array([True, False, True])
-    assert metrics.expected_hits(np.array([1.0, 2.0, 3.0]), positive,
+    assert candidate_sets.expected_hits(np.array([1.0, 2.0, 3.0]), positive,
                                  10) == 2.0
     # NaN ranks last: top-2 of (nan, 2, 3) are the 2nd and 3rd items.
-    assert metrics.expected_hits(np.array([np.nan, 2.0, 3.0]), positive,
+    assert candidate_sets.expected_hits(np.array([np.nan, 2.0, 3.0]), positive,
                                  2) == 1.0
 
 
@@ -116,21 +117,51 @@ def test_cutoffs_are_ordered_counts_then_shares_once_each():
       "10", "100", "1%", "5%")
 
 
-def test_popularity_scores_by_train_exposures_and_ties_count_in_expectation():
+def test_yardsticks_score_from_the_set_s_own_counts_and_ties_count_in_expectation():
   sets = [_set(["a", "b", "c", "d"], in_scene=["c"],
                exposures=[7, 0, 7, 2]),
           _set(["e", "a", "f"], out_scene=["e"], exposures=[0, 7, 1])]
-  exposures = metrics.exposure_lookup(sets)
-  assert exposures == {"a": 7, "b": 0, "c": 7, "d": 2, "e": 0, "f": 1}
-  score = scorers.popularity(exposures)
-  got = score([{}, {}], [["a", "b", "c", "d"], ["e", "a", "zzz"]])
-  np.testing.assert_array_equal(got[0], [7, 0, 7, 2])
-  np.testing.assert_array_equal(got[1], [0, 7, 0])  # unknown: 0
-  # K = 1: a and c tie at 7, so c is in the top 1 half of the time; e (no
-  # exposure) is last of its set.
-  table = metrics.hitrate(sets, score([{}, {}], [s.item_ids for s in sets]),
-                          ["1", "2"], head_min_exposures=1)
+  sets[0].train_sales = np.array([3, 0, 1, 0])
+  sets[0].query_category_log_share = np.log([0.5, 0.25, 0.5, 0.1])
+  sets[0].query_brand_log_share = np.log([0.2, 0.2, 0.4, 0.4])
+  sets[0].history_category_share = np.array([0.0, 1.0, 0.5, 0.0])
+  got = scorers.yardstick_scores(sets[0])
+  np.testing.assert_array_equal(got[scorers.POPULARITY], [7, 0, 7, 2])
+  np.testing.assert_array_equal(got[scorers.SALES], [3, 0, 1, 0])
+  # log .5 + log .2 + .3 log 8 + .3 log 4 + log 1, ... by hand.
+  np.testing.assert_allclose(got[scorers.COUNTS], [
+      np.log(0.5) + np.log(0.2) + 0.3 * np.log(8) + 0.3 * np.log(4),
+      np.log(0.25) + np.log(0.2) + np.log(2.0),
+      np.log(0.5) + np.log(0.4) + 0.3 * np.log(8) + 0.3 * np.log(2)
+      + np.log(1.5),
+      np.log(0.1) + np.log(0.4) + 0.3 * np.log(3)])
+  # A set without the counts' columns scores 0 sales and 0 shares.
+  np.testing.assert_array_equal(
+      scorers.yardstick_scores(sets[1])[scorers.SALES], [0, 0, 0])
+  # K = 1 by popularity: a and c tie at 7, so c is in the top 1 half of the
+  # time; e (no exposure) is last of its set.
+  table = metrics.hitrate(
+      sets, [scorers.yardstick_scores(s)[scorers.POPULARITY] for s in sets],
+      ["1", "2"], head_min_exposures=1)
   assert table["global"] == {"1": pytest.approx(0.25), "2": 0.5}
+
+
+def test_candidate_set_hitrate_groups_entries_by_request():
+  # r1: 4 candidates, 5% -> K 1; r2: 20 candidates -> K 1; r3: no purchase.
+  keys = ["r1"] * 4 + ["r2"] * 20 + ["r3"] * 2
+  scores = np.concatenate([[0.9, 0.1, 0.5, 0.7], np.arange(20.0), [1, 2]])
+  bought = np.zeros(26, bool)
+  bought[[0, 2]] = True  # r1: the best and the third.
+  bought[4 + 18] = True  # r2: the second best (K = 2 takes it).
+  assert candidate_sets.hitrate(keys, scores, bought, "5%") == (
+      pytest.approx(1 / 3))
+  assert candidate_sets.hitrate(keys, scores, bought, "2") == (
+      pytest.approx(2 / 3))
+  order = np.random.default_rng(0).permutation(26)
+  assert candidate_sets.hitrate(np.array(keys)[order], scores[order],
+                                bought[order], "5%") == pytest.approx(1 / 3)
+  assert math.isnan(candidate_sets.hitrate(keys, scores,
+                                           np.zeros(26, bool), "5%"))
 
 
 def test_hitrate_without_purchases_is_nan():
@@ -247,16 +278,19 @@ def test_ndcg_ties_keep_list_order_and_nan_ranks_last():
 
 class TestDecision:
 
-  def test_must_beat_popularity_when_asked(self):
-    assert blessing.decide(0.5, 0.1, 0.0, popularity=0.49).blessed
+  def test_must_beat_the_best_yardstick_when_asked(self):
+    yardsticks = {"popularity": 0.3, "sales": 0.49, "counts": float("nan")}
+    assert blessing.decide(0.5, 0.1, 0.0, yardsticks=yardsticks).blessed
     for value in (0.5, 0.6):  # a tie does not beat it.
-      refused = blessing.decide(0.5, 0.1, 0.0, popularity=value)
+      refused = blessing.decide(0.5, 0.1, 0.0, yardsticks={
+          **yardsticks, "counts": value})
       assert not refused.blessed
       assert refused.reasons == [
-          f"candidate hitrate 0.5000 does not beat popularity's {value:.4f} "
-          "(train exposures of the item)"]
-    assert blessing.decide(0.5, 0.1, 0.0, popularity=None).blessed
-    both = blessing.decide(0.05, 0.1, 0.0, popularity=0.2)
+          f"candidate hitrate 0.5000 does not beat the best yardstick, "
+          f"counts's {value:.4f} (popularity 0.3000, sales 0.4900, counts "
+          f"{value:.4f})"]
+    assert blessing.decide(0.5, 0.1, 0.0, yardsticks=None).blessed
+    both = blessing.decide(0.05, 0.1, 0.0, yardsticks={"popularity": 0.2})
     assert len(both.reasons) == 2
 
   def test_threshold(self):

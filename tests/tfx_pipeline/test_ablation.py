@@ -233,7 +233,9 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   for by_seed in results.values():
     assert set(by_seed) == {"0", "1"}
     for values in by_seed.values():
-      assert len(values) == len(metrics.SLICES) * len(V.DEFAULT_KS) + 1
+      # Every reported cutoff: the study's and the blessing's k_main.
+      ks = config_lib.ValidationConfig(ks=V.DEFAULT_KS).all_ks
+      assert len(values) == len(metrics.SLICES) * len(ks) + 1
       for k_small, k_large in zip(V.DEFAULT_KS, V.DEFAULT_KS[1:]):  # counts
         assert values[f"global@{k_small}"] <= values[f"global@{k_large}"]
   # Two trained models of different seeds differ; the fine ranker does not.

@@ -29,7 +29,7 @@ def test_demo_pushes_a_model_the_server_answers_and_says_only_that(tmp_path):
   out = str(tmp_path / "demo")
   run = _cli("demo", "--out", out)
   text = run.stdout
-  assert "decision on global hitrate@100: BLESSED" in text, text
+  assert "decision on global hitrate@5%: BLESSED" in text, text
   assert "gRPC Predict:" in text
   top = [line for line in text.splitlines() if line.startswith("   1. ")]
   assert len(top) == 1

@@ -125,6 +125,7 @@ def test_parameters_are_in_the_spec(compiled):
   assert _constant(spec, "Trainer", "run_fn") == "models.trainer.run_fn"
   assert json.loads(_constant(spec, "Trainer", "custom_config")) == {
       **json.loads(json.dumps(HPARAMS.to_custom_config())),
+      "checkpoint_cutoff": "50",  # The validation's k_main.
       "code_fingerprint": code_fingerprint.fingerprint(
           "models.trainer.run_fn")}
   assert json.loads(_constant(spec, "Trainer", "train_args")) == {
@@ -134,7 +135,7 @@ def test_parameters_are_in_the_spec(compiled):
   assert _constant(spec, "HitrateValidator", "tolerance") == 0.03
   assert json.loads(_constant(spec, "HitrateValidator", "ks")) == [
       "10", "50", "5%"]
-  assert _constant(spec, "HitrateValidator", "beat_popularity") == 1
+  assert _constant(spec, "HitrateValidator", "beat_yardsticks") == 1
   push = json.loads(_constant(spec, "Pusher", "push_destination"))
   assert push["filesystem"]["base_directory"] == (
       f"{SERVING}/{config_lib.DEFAULT_MODEL_NAME}")

@@ -4,9 +4,9 @@ import dataclasses
 import math
 from typing import Dict, List, Mapping, Sequence
 
-from components.validation import cutoffs
 from components.validation import metrics
 from components.validation import plot
+from models import cutoffs
 from tfx_pipeline.ablation import summary
 from tfx_pipeline.ablation import variants as variants_lib
 
