@@ -80,8 +80,11 @@ class RetrievalBaseline(two_tower.TwoTowerModel):
 
 
 def build_baseline(tf_transform_output: tft.TFTransformOutput,
-                   hparams: hparams_lib.HParams) -> RetrievalBaseline:
-  """The compiled baseline, with the main model's vocabularies and optimizer."""
+                   hparams: hparams_lib.HParams,
+                   tables=None) -> RetrievalBaseline:
+  """The compiled baseline, with the main model's vocabularies and optimizer
+  (no head: `tables` are not read)."""
+  del tables
   model = RetrievalBaseline(
       towers.VocabSizes.from_transform_output(tf_transform_output), hparams)
   model.compile(optimizer=tf.keras.optimizers.Adam(hparams.learning_rate))

@@ -25,10 +25,11 @@ import tensorflow as tf
 from models import features as f
 from models.layers import towers
 
-CATALOG_SPLIT = "catalog"
+CATALOG_SPLIT = f.CATALOG_SPLIT
 _KEYS = tuple(f.transformed_name(k) for k in towers.ITEM_FEATURES)
+# The item tower's numbers and the price the match features read.
 _DENSE_KEYS = tuple(f.transformed_name(k)
-                    for k in towers.ITEM_DENSE_FEATURES)
+                    for k in towers.ITEM_DENSE_FEATURES + (f.LOG_PRICE,))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Catalog:
   Attributes:
     item_ids: `[num_items]` raw ids (bytes), in catalog order.
     features: transformed ITEM_FEATURES name -> int64 `[num_items]`, and
-      ITEM_DENSE_FEATURES name -> float32 `[num_items]`.
+      ITEM_DENSE_FEATURES and LOG_PRICE name -> float32 `[num_items]`.
   """
   item_ids: np.ndarray
   features: Dict[str, np.ndarray]
@@ -46,15 +47,34 @@ class Catalog:
   def __len__(self) -> int:
     return int(self.item_ids.shape[0])
 
+  def rows(self, num_oov: int) -> Dict[str, np.ndarray]:
+    """The features as rows of the embedding table (module docstring):
+    padding and out-of-vocabulary rows first, with id features 0 (their own
+    hashed id for ITEM_ID) and numbers 0."""
+    oov = {k: np.zeros(num_oov, v.dtype) for k, v in self.features.items()}
+    oov[f.transformed_name(f.ITEM_ID)] = np.arange(1, num_oov + 1,
+                                                   dtype=np.int64)
+    return {k: np.concatenate([np.zeros(1, v.dtype), oov[k], v])
+            for k, v in self.features.items()}
 
-def split_pattern(train_pattern: str) -> str:
-  """The catalog split's files beside a train split's file pattern.
+
+def num_oov_buckets(tf_transform_output) -> int:
+  """Out-of-vocabulary ids of the item vocabulary (ids 1..num_oov)."""
+  num_ids = int(tf_transform_output.num_buckets_for_transformed_feature(
+      f.transformed_name(f.ITEM_ID)))
+  return num_ids - 1 - tf_transform_output.vocabulary_size_by_name(
+      f.ITEM_VOCAB)
+
+
+def split_pattern(train_pattern: str, split: str = CATALOG_SPLIT) -> str:
+  """The files of `split` (by default the catalog's) beside a train split's
+  file pattern.
 
   TFX names an Examples artifact's split folders `<uri>/Split-<name>`; the
   Trainer's train files are `<uri>/Split-train/*`.
   """
   return os.path.join(os.path.dirname(os.path.dirname(train_pattern)),
-                      f"Split-{CATALOG_SPLIT}", "*")
+                      f"Split-{split}", "*")
 
 
 def read_catalog(batches) -> Catalog:
@@ -86,11 +106,7 @@ def read_catalog(batches) -> Catalog:
 def embedding_table(item_tower: tf.keras.layers.Layer, catalog: Catalog,
                     num_oov: int, batch_size: int = 4096) -> np.ndarray:
   """The table of the module docstring, `[1 + num_oov + len(catalog), dim]`."""
-  oov = {k: np.zeros(num_oov, catalog.features[k].dtype)
-         for k in _KEYS + _DENSE_KEYS}
-  oov[f.transformed_name(f.ITEM_ID)] = np.arange(1, num_oov + 1,
-                                                 dtype=np.int64)
-  features = {k: np.concatenate([oov[k], catalog.features[k]]) for k in oov}
+  features = {k: v[1:] for k, v in catalog.rows(num_oov).items()}
   total = num_oov + len(catalog)
   rows = [item_tower({k: v[start:start + batch_size]
                       for k, v in features.items()}).numpy()

@@ -9,9 +9,17 @@ from models import features as f
 # Key of the hyperparameters inside the Trainer's custom_config.
 CUSTOM_CONFIG_KEY = "hparams"
 # What may choose the checkpoint (HParams.checkpoint_metric).
-CHECKPOINT_METRICS = ("loss", "purchase_ndcg_at_10", "purchase_hitrate_at_10")
+CANDIDATE_HITRATE = "candidate_hitrate"
+CHECKPOINT_METRICS = (CANDIDATE_HITRATE, "loss", "purchase_ndcg_at_10",
+                      "purchase_hitrate_at_10")
+# How the fine ranker's scores become the distillation teacher's logits.
+TEACHER_TRANSFORMS = ("standardize", "rank", "none")
 # Key of the number of trials inside the Tuner's custom_config.
 MAX_TRIALS_KEY = "max_trials"
+# Key of the cutoff of the candidate hitrate (the validator's k_main) inside
+# the Trainer's and the Tuner's custom_config.
+CHECKPOINT_CUTOFF_KEY = "checkpoint_cutoff"
+DEFAULT_CHECKPOINT_CUTOFF = "5%"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,14 +40,21 @@ class HParams:
     checkpoints: training is evaluated on the validation split this many
       times, evenly spaced; the exported weights are those with the best
       `checkpoint_metric` (1: the end of training).
-    checkpoint_metric: what chooses the checkpoint: "loss" (lowest
+    checkpoint_metric: what chooses the checkpoint: "candidate_hitrate"
+      (highest global hitrate at the validator's k_main over the
+      validation requests' candidate sets, the measure the blessing reads;
+      the validation loss where there is no such set), "loss" (lowest
       validation loss) or a ranking metric of the task on the validation
       lists, "purchase_ndcg_at_10" or "purchase_hitrate_at_10" (highest).
-      On the world suite the loss chose the better checkpoints for the
-      blessing's hitrate over whole candidate sets (docs/quality).
     w_exposure, w_click, w_purchase: weights of the listwise softmax loss of
       each objective.
     w_distillation: weight of the listwise distillation loss.
+    teacher_transform: what the fine ranker's scores become before the
+      teacher's tempered softmax, per list over the distillation set:
+      "standardize" (minus their mean, over their standard deviation: a
+      logit, a probability or any score on its own scale gives a teacher
+      of the same sharpness), "rank" (minus the rank, best 0: the same
+      teacher for every monotone transform of the scores) or "none".
     w_in_batch: weight of the in-batch softmax: each list's clicked entries
       against the other lists' clicked entries, without logQ correction
       (the negatives of TFRS retrieval; 0 leaves it out). 0.5 by default:
@@ -60,6 +75,15 @@ class HParams:
       (False: they are treated as padding, the ablation).
     train_on_out_of_scene: the losses see purchases made in other scenes
       (False: they are treated as padding, the ablation).
+    match_head: add to the two-tower score a small head over the
+      candidate's match features given the request (query-category and
+      query-brand lift, the history's share of its category and brand, the
+      price gap, models/layers/match.py) and its item statistics, all
+      computed inside the model from counts of the train lists.
+    head_hidden_dim: width of the head's hidden layer.
+    id_dropout: in training, each list entry's item id and each request's
+      user id is replaced by the padding id with this probability, so the
+      towers learn from attributes and history as well as from ids.
     top_k: K of the serving signature's top-K output (K = min(N, top_k)).
     max_candidates: the serving signatures refuse more candidates than this.
     seed: seed of weight initialisation and data shuffling.
@@ -75,12 +99,14 @@ class HParams:
   dropout: float = 0.0
   checkpoints: int = 10
   checkpoint_metric: str = dataclasses.field(
-      default="loss", metadata={"choices": CHECKPOINT_METRICS})
+      default=CANDIDATE_HITRATE, metadata={"choices": CHECKPOINT_METRICS})
   w_exposure: float = 0.2
   w_click: float = 0.5
   w_purchase: float = 1.0
   w_distillation: float = 0.5
   w_in_batch: float = 0.5
+  teacher_transform: str = dataclasses.field(
+      default="standardize", metadata={"choices": TEACHER_TRANSFORMS})
   distillation_temperature: float = 1.0
   label_smoothing: float = 0.1
   distill_unexposed: bool = True
@@ -88,19 +114,24 @@ class HParams:
   log_q_correction: bool = True
   train_on_unexposed: bool = True
   train_on_out_of_scene: bool = True
+  match_head: bool = True
+  head_hidden_dim: int = 32
+  id_dropout: float = 0.0
   top_k: int = 100
   max_candidates: int = 10_000
   seed: int = 0
 
   def __post_init__(self):
     checks.at_least(self, 1, "embedding_dim", "feature_dim", "hidden_dim",
-                    "batch_size", "checkpoints", "top_k", "max_candidates")
+                    "batch_size", "checkpoints", "top_k", "max_candidates",
+                    "head_hidden_dim")
     checks.at_least(self, 0, "embedding_l2")
-    checks.in_range(self, 0, 1, "dropout", include_high=False)
-    if self.checkpoint_metric not in CHECKPOINT_METRICS:
-      raise ValueError(f"checkpoint_metric must be one of "
-                       f"{list(CHECKPOINT_METRICS)}, got "
-                       f"{self.checkpoint_metric!r}")
+    checks.in_range(self, 0, 1, "dropout", "id_dropout", include_high=False)
+    for name, allowed in (("checkpoint_metric", CHECKPOINT_METRICS),
+                          ("teacher_transform", TEACHER_TRANSFORMS)):
+      if getattr(self, name) not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got "
+                         f"{getattr(self, name)!r}")
     checks.positive(self, "temperature", "learning_rate",
                     "distillation_temperature")
     checks.at_least(self, 0, "w_exposure", "w_click", "w_purchase",

@@ -1,16 +1,74 @@
-"""The coarse ranker: a TFRS two-tower model whose compute_loss composes towers and task."""
+"""The coarse ranker: a TFRS two-tower model with a head over match features; compute_loss composes them with the task."""
+
+from typing import Mapping, Optional, Tuple
 
 import tensorflow as tf
 
 from models import features as f
 from models import hparams as hparams_lib
 from models import two_tower
+from models.layers import head as head_lib
+from models.layers import match as match_lib
 from models.layers import towers
 from models.tasks import multi_objective
 
+# Per-item numbers the head reads beside the match features.
+HEAD_ITEM_FEATURES = towers.ITEM_DENSE_FEATURES
+
+
+def task_from(hparams: hparams_lib.HParams, **overrides
+              ) -> multi_objective.MultiObjectiveListwiseTask:
+  """The task with every argument from `hparams` (`overrides` on top)."""
+  args = dict(
+      w_exposure=hparams.w_exposure, w_click=hparams.w_click,
+      w_purchase=hparams.w_purchase, w_distillation=hparams.w_distillation,
+      distillation_temperature=hparams.distillation_temperature,
+      label_smoothing=hparams.label_smoothing,
+      distill_unexposed=hparams.distill_unexposed,
+      revised_softmax=hparams.revised_softmax,
+      log_q_correction=hparams.log_q_correction,
+      excluded_sample_types=hparams.excluded_sample_types,
+      w_in_batch=hparams.w_in_batch,
+      teacher_transform=hparams.teacher_transform)
+  return multi_objective.MultiObjectiveListwiseTask(**{**args, **overrides})
+
+
+def head_score(match: match_lib.QueryItemMatch, head: head_lib.ScoreHead,
+               profiles: match_lib.Profiles,
+               items: Mapping[str, tf.Tensor]) -> tf.Tensor:
+  """The head's scores of candidates given a batch of requests.
+
+  Args:
+    match, head: the model's QueryItemMatch and ScoreHead.
+    profiles: the requests' `match.profiles`.
+    items: transformed `category`, `brand`, `log_price` and the
+      HEAD_ITEM_FEATURES, each `[batch, num]` (each request's own
+      candidates) or `[num]` (the same for every request).
+
+  Returns:
+    `[batch, num]`.
+  """
+  xf = lambda key: items[f.transformed_name(key)]
+  features = match.features(profiles, xf(f.CATEGORY), xf(f.BRAND),
+                            xf(f.LOG_PRICE))
+  numbers = tf.stack([tf.cast(xf(k), tf.float32)
+                      for k in HEAD_ITEM_FEATURES], axis=-1)
+  numbers = tf.broadcast_to(numbers, tf.concat(
+      [tf.shape(features)[:-1], [len(HEAD_ITEM_FEATURES)]], axis=0))
+  return head(tf.concat([features, numbers], axis=-1))
+
+
+# Transformed item features the head reads, besides the match.
+HEAD_INPUTS = (f.CATEGORY, f.BRAND, f.LOG_PRICE) + HEAD_ITEM_FEATURES
+
 
 class CoarseRankingModel(two_tower.TwoTowerModel):
-  """Two towers; score s = <q, i> / temperature; the task gives the loss."""
+  """Score s = <q, i> / temperature (+ head(match features, item numbers)).
+
+  With `hparams.match_head` and count tables, a candidate's score adds
+  `ScoreHead` over its `QueryItemMatch` features given the request and the
+  item's HEAD_ITEM_FEATURES; the task gives the loss.
+  """
 
   # Nothing under a step branches in Python on a tensor (the towers, the
   # task, losses and metrics are this package's), so AutoGraph need not
@@ -22,18 +80,15 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
   test_step = tf.autograph.experimental.do_not_convert(
       two_tower.TwoTowerModel.test_step)
 
-  def __init__(self, vocab: towers.VocabSizes, hparams: hparams_lib.HParams):
+  def __init__(self, vocab: towers.VocabSizes, hparams: hparams_lib.HParams,
+               tables: Optional[match_lib.MatchTables] = None):
     super().__init__(vocab, hparams)
-    self.task = multi_objective.MultiObjectiveListwiseTask(
-        w_exposure=hparams.w_exposure, w_click=hparams.w_click,
-        w_purchase=hparams.w_purchase, w_distillation=hparams.w_distillation,
-        distillation_temperature=hparams.distillation_temperature,
-        label_smoothing=hparams.label_smoothing,
-        distill_unexposed=hparams.distill_unexposed,
-        revised_softmax=hparams.revised_softmax,
-        log_q_correction=hparams.log_q_correction,
-        excluded_sample_types=hparams.excluded_sample_types,
-        w_in_batch=hparams.w_in_batch)
+    self.task = task_from(hparams)
+    self.match = None
+    self.head = None
+    if hparams.match_head and tables is not None:
+      self.match = match_lib.QueryItemMatch(tables)
+      self.head = head_lib.ScoreHead(hparams.head_hidden_dim)
 
   def list_item_embeddings(self, inputs, training: bool = False
                            ) -> tf.Tensor:
@@ -62,16 +117,50 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
     return tf.reshape(embeddings,
                       tf.concat([tf.shape(ids), [-1]], axis=0))
 
+  def head_score(self, profiles: match_lib.Profiles,
+                 items: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    return head_score(self.match, self.head, profiles, items)
+
+  def _scores(self, inputs, queries: tf.Tensor, items: tf.Tensor,
+              profiles: Optional[match_lib.Profiles]) -> tf.Tensor:
+    scores = self.score(queries, items)
+    if profiles is not None:
+      scores = self.head.combine(scores, self.head_score(profiles, inputs))
+    return scores
+
+  def _profiles(self, inputs) -> Optional[match_lib.Profiles]:
+    return self.match.profiles(inputs) if self.match is not None else None
+
+  def score_parts(self, inputs) -> Tuple[tf.Tensor, tf.Tensor]:
+    """(the two towers' scores, the head's) of the lists' items, each
+    `[batch, list_size]` (the head's 0 without a head): the score is
+    `head.combine` of them."""
+    two_tower = self.score(self.query_tower(inputs),
+                           self.list_item_embeddings(inputs))
+    profiles = self._profiles(inputs)
+    if profiles is None:
+      return two_tower, tf.zeros_like(two_tower)
+    return two_tower, self.head_score(profiles, inputs)
+
   def call(self, inputs, training: bool = False) -> tf.Tensor:
     """Scores of the lists' items, `[batch, list_size]`."""
-    return self.score(self.query_tower(inputs, training=training),
-                      self.list_item_embeddings(inputs, training))
+    return self._scores(inputs, self.query_tower(inputs, training=training),
+                        self.list_item_embeddings(inputs, training),
+                        self._profiles(inputs))
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
     queries = self.query_tower(inputs, training=training)
     items = self.list_item_embeddings(inputs, training)
+    profiles = self._profiles(inputs)
+    logits = self._scores(inputs, queries, items, profiles)
     cross = None
     if self.task.w_in_batch:
-      cross = tf.einsum("bd,cnd->bcn", queries, items) / self.temperature
-    return self.task(inputs, self.score(queries, items), training=training,
-                     cross_logits=cross)
+      # Every query against the batch's positives only: [batch, positives].
+      where = self.task.in_batch_positives(inputs)
+      cross = tf.matmul(queries, tf.gather_nd(items, where),
+                        transpose_b=True) / self.temperature
+      if profiles is not None:
+        positives = {f.transformed_name(k): tf.gather_nd(
+            inputs[f.transformed_name(k)], where) for k in HEAD_INPUTS}
+        cross = self.head.combine(cross, self.head_score(profiles, positives))
+    return self.task(inputs, logits, training=training, cross_logits=cross)

@@ -13,6 +13,9 @@ from models import preprocessing_config
 # Copied unchanged, `[batch, list_size]`.
 _PASS_THROUGH = f.LABELS + (f.MASK, f.FINE_SCORE, f.FINE_SCORE_MASK,
                             f.SAMPLING_LOG_Q, f.SAMPLE_TYPE)
+# Copied unchanged, `[batch]`: the request id (validation candidate sets are
+# grouped by it) and whether the list's request is in the train counts.
+_CONTEXT_PASS_THROUGH = (f.REQUEST_ID, f.IN_TRAIN_COUNTS)
 # (raw list feature, vocabulary) of the item attributes.
 _ITEM_ATTRIBUTES = ((f.CATEGORY, f.CATEGORY_VOCAB), (f.BRAND, f.BRAND_VOCAB))
 # (raw context feature, vocabulary) of the scalar strings.
@@ -185,22 +188,25 @@ def item_statistics(inputs: Mapping[str, tf.Tensor],
   Returns:
     EXPOSURE_BUCKET, CTR_BUCKET, CVR_BUCKET: quantile buckets of log
     exposures, smoothed CTR and smoothed CVR, int64 `[batch, list_size]`, 0
-    for padding. EXPOSURE_SCORE: log(1 + exposures) / log(1 + the train
-    maximum); CTR_SCORE, CVR_SCORE: log(smoothed rate / overall rate);
-    float32 `[batch, list_size]`, 0 for padding and for an item without
-    statistics.
+    for padding. EXPOSURE_SCORE, SALES_SCORE: log(1 + count) / log(1 + the
+    train maximum); CTR_SCORE, CVR_SCORE: log(smoothed rate / overall
+    rate); float32 `[batch, list_size]`, 0 for padding and for an item
+    without statistics.
   """
   mask = inputs[f.MASK]
   valid = tf.equal(mask, 1)
-  exposures, clicks, purchases = (inputs[k] for k in f.ITEM_STATS)
+  exposures, clicks, purchases, sales = (inputs[k] for k in f.ITEM_STATS)
   log_exposures = tf.math.log1p(tf.maximum(exposures, 0.0))
+  log_sales = tf.math.log1p(tf.maximum(sales, 0.0))
   ctr, ctr_prior = smoothed_rate(clicks, exposures, mask,
                                  config.rate_prior_strength)
   cvr, cvr_prior = smoothed_rate(purchases, clicks, mask,
                                  config.rate_prior_strength)
   most = tft.max(tf.boolean_mask(log_exposures, valid))
+  most_sales = tft.max(tf.boolean_mask(log_sales, valid))
   scores = {
       f.EXPOSURE_SCORE: log_exposures / tf.maximum(most, 1.0),
+      f.SALES_SCORE: log_sales / tf.maximum(most_sales, 1.0),
       f.CTR_SCORE: tf.math.log(ctr / tf.maximum(ctr_prior, 1e-9)),
       f.CVR_SCORE: tf.math.log(cvr / tf.maximum(cvr_prior, 1e-9)),
   }
@@ -230,10 +236,11 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     Features named `features.transformed_name(key)`: `user_id`, `gender`,
     `age_bucket`, `purchase_power` `[batch]`; `query_tokens`
     `[batch, max_query_tokens]`; `user_history` `[batch, history_length]`;
-    `item_id`, `category`, `brand`, `price_bucket`, the item statistics
-    (`item_statistics`), the raw `item_key`
-    (strings) and the passed-through labels, mask, fine score, fine-score
-    mask and sample type `[batch, list_size]`.
+    `item_id`, `category`, `brand`, `price_bucket`, `log_price`, the item
+    statistics (`item_statistics`), the raw `item_key` (strings) and the
+    passed-through labels, mask, fine score, fine-score mask, sampling log
+    q and sample type `[batch, list_size]`; the raw `request_id` and
+    `in_train_counts` `[batch]`.
   """
   config = preprocessing_config.PreprocessingConfig.from_custom_config(
       custom_config)
@@ -256,9 +263,15 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     out[f.transformed_name(key)] = tf.maximum(_scalar(inputs[key]) + 1, 0)
   out[f.transformed_name(f.PRICE_BUCKET)] = _quantile_buckets(
       inputs[f.PRICE], inputs[f.MASK], config.num_price_buckets)
+  out[f.transformed_name(f.LOG_PRICE)] = tf.where(
+      tf.equal(inputs[f.MASK], 1),
+      tf.math.log1p(tf.maximum(inputs[f.PRICE], 0.0)),
+      tf.zeros_like(inputs[f.PRICE]))
   for key, value in item_statistics(inputs, config).items():
     out[f.transformed_name(key)] = value
   out[f.transformed_name(f.ITEM_KEY)] = inputs[f.ITEM_ID]
   for key in _PASS_THROUGH:
     out[f.transformed_name(key)] = inputs[key]
+  for key in _CONTEXT_PASS_THROUGH:
+    out[f.transformed_name(key)] = _scalar(inputs[key])
   return out

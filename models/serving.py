@@ -14,7 +14,9 @@ The Transform graph turns the raw context into ids. Every catalog item's
 embedding is computed at export, from its id, attributes and statistics
 (models/catalog.py), and found at serving by its raw id, so a request does no
 item-tower work: an id outside the catalog gets the embedding of its hashed
-out-of-vocabulary bucket, never an error.
+out-of-vocabulary bucket, never an error. A model with a head also keeps each
+catalog row's attributes and numbers, and scores the candidates' match
+features given the request (models/layers/match.py) in the same call.
 """
 
 import os
@@ -29,6 +31,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 from models import catalog as catalog_lib
 from models import features as f
 from models import hparams as hparams_lib
+from models import model as model_lib
 from models import two_tower
 
 SERVING_DEFAULT = "serving_default"
@@ -73,11 +76,19 @@ class ServingModule(tf.Module):
     self._transform = tf_transform_output.transform_features_layer()
     self._query_tower = model.query_tower
     self._temperature = model.temperature
-    num_oov = _num_oov_buckets(tf_transform_output)
+    num_oov = catalog_lib.num_oov_buckets(tf_transform_output)
     self._item_table = tf.Variable(
         catalog_lib.embedding_table(model.item_tower, items, num_oov),
         trainable=False, name="item_embeddings")
     self._catalog = catalog_lib.CatalogLookup(items.item_ids, num_oov)
+    self._match = getattr(model, "match", None)
+    self._head = getattr(model, "head", None)
+    if self._head is not None:
+      rows = items.rows(num_oov)
+      self._head_rows = {
+          f.transformed_name(k): tf.Variable(
+              rows[f.transformed_name(k)], trainable=False,
+              name=f"catalog_{k}") for k in model_lib.HEAD_INPUTS}
     raw_spec = tf_transform_output.raw_feature_spec()
     self._raw_spec = raw_spec
     self._history_length = int(raw_spec[f.USER_HISTORY].shape[0])
@@ -107,6 +118,21 @@ class ServingModule(tf.Module):
   def _query(self, context: Mapping[str, tf.Tensor]) -> tf.Tensor:
     return self._query_tower(self._transform(self._raw_features(context)))
 
+  def _scores(self, context: Mapping[str, tf.Tensor],
+              candidate_item_ids: tf.Tensor) -> tf.Tensor:
+    """`[B, N]` scores of the candidates (padding not masked yet)."""
+    transformed = self._transform(self._raw_features(context))
+    rows = self._catalog.rows(candidate_item_ids)
+    scores = two_tower.scores(self._query_tower(transformed),
+                              tf.gather(self._item_table, rows),
+                              self._temperature)
+    if self._head is None:
+      return scores
+    items = {key: tf.gather(table, rows)
+             for key, table in self._head_rows.items()}
+    return self._head.combine(scores, model_lib.head_score(
+        self._match, self._head, self._match.profiles(transformed), items))
+
   def _items(self, item_ids: tf.Tensor) -> tf.Tensor:
     return tf.gather(self._item_table, self._catalog.rows(item_ids))
 
@@ -121,9 +147,7 @@ class ServingModule(tf.Module):
         message=f"more than {self._max_candidates} candidates")]
     checks += _same_batch({**context, CANDIDATE_ITEM_IDS: candidate_item_ids})
     with tf.control_dependencies(checks):
-      queries = self._query(context)
-    scores = two_tower.scores(queries, self._items(candidate_item_ids),
-                              self._temperature)
+      scores = self._scores(context, candidate_item_ids)
     scores = tf.where(tf.equal(candidate_item_ids, f.PAD_STRING),
                       tf.constant(-np.inf, scores.dtype), scores)
     top = tf.math.top_k(scores, k=tf.minimum(num, self._top_k))
@@ -207,14 +231,6 @@ def write_warmup_requests(
           predict_log=prediction_log_pb2.PredictLog(request=request))
       writer.write(log.SerializeToString())
   return path
-
-
-def _num_oov_buckets(tf_transform_output) -> int:
-  """Out-of-vocabulary ids of the item vocabulary (ids 1..num_oov)."""
-  num_ids = int(tf_transform_output.num_buckets_for_transformed_feature(
-      f.transformed_name(f.ITEM_ID)))
-  return num_ids - 1 - tf_transform_output.vocabulary_size_by_name(
-      f.ITEM_VOCAB)
 
 
 def export(model: two_tower.TwoTowerModel, tf_transform_output,

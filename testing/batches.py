@@ -5,6 +5,7 @@ from typing import Dict, Mapping
 import numpy as np
 
 from models import features as f
+from models.layers import match
 from models.layers import towers
 
 # Id-space sizes (towers.VocabSizes fields) of the batches.
@@ -54,4 +55,32 @@ def tower_features(rng: np.random.Generator, mask: np.ndarray,
     out[key] = rng.integers(0, _PROFILE_RANGE, batch)
   for key in towers.ITEM_DENSE_FEATURES:
     out[key] = (rng.normal(size=(batch, list_size)) * mask).astype(np.float32)
+  out[f.LOG_PRICE] = (rng.uniform(0.5, 5.0, (batch, list_size)) * mask
+                      ).astype(np.float32)
+  out[f.IN_TRAIN_COUNTS] = rng.integers(0, 2, batch)
   return {f.transformed_name(k): v for k, v in out.items()}
+
+
+def _count_rows(rng: np.random.Generator, num_tokens: int,
+                num_values: int) -> match.CountRows:
+  keys = np.unique(rng.integers(0, num_tokens * num_values, 20))
+  return match.CountRows.from_dense_pairs(
+      keys // num_values, keys % num_values,
+      rng.integers(1, 6, keys.size).astype(np.float32), num_tokens)
+
+
+def match_tables(rng: np.random.Generator,
+                 vocab: Mapping[str, int] = VOCAB) -> match.MatchTables:
+  """Random counts and item attributes over `vocab`'s id spaces (ids 0 and
+  1 padding and out of vocabulary, the others known)."""
+  tokens = vocab["query_tokens"]
+  category = _count_rows(rng, tokens, vocab["categories"])
+  return match.MatchTables(
+      category=category, brand=_count_rows(rng, tokens, vocab["brands"]),
+      token_positives=category.dense(vocab["categories"]).sum(axis=1),
+      num_categories=vocab["categories"] - 2,
+      num_brands=vocab["brands"] - 2, num_category_ids=vocab["categories"],
+      num_brand_ids=vocab["brands"],
+      item_category=rng.integers(0, vocab["categories"], vocab["items"]),
+      item_brand=rng.integers(0, vocab["brands"], vocab["items"]),
+      item_log_price=rng.uniform(0, 5, vocab["items"]).astype(np.float32))

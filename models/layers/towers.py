@@ -17,7 +17,8 @@ QUERY_FEATURES = (f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER,
 ITEM_FEATURES = (f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET,
                  f.EXPOSURE_BUCKET, f.CTR_BUCKET, f.CVR_BUCKET)
 # Numeric features of the item tower (float), fed to its first layer as is.
-ITEM_DENSE_FEATURES = (f.EXPOSURE_SCORE, f.CTR_SCORE, f.CVR_SCORE)
+ITEM_DENSE_FEATURES = (f.EXPOSURE_SCORE, f.CTR_SCORE, f.CVR_SCORE,
+                       f.SALES_SCORE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,16 +75,20 @@ class _Tower(tf.keras.layers.Layer):
   """Shared by both towers: embedding tables, an MLP, L2-normalised output.
 
   `embedding_l2` adds l2 * Σ w² of every embedding table to the model's
-  regularization loss; `dropout` drops the MLP's hidden units in training.
+  regularization loss; `dropout` drops the MLP's hidden units in training;
+  `id_dropout` replaces the tower's own id (user or item) by the padding id
+  with that probability in training.
   """
 
   def __init__(self, vocab: Dict[str, int], feature_dim: int, hidden_dim: int,
                embedding_dim: int, mlp_name: str, embedding_l2: float = 0.0,
-               dropout: float = 0.0, **kwargs):
+               dropout: float = 0.0, id_dropout: float = 0.0, **kwargs):
     super().__init__(**kwargs)
     self._config = dict(vocab=dict(vocab), feature_dim=feature_dim,
                         hidden_dim=hidden_dim, embedding_dim=embedding_dim,
-                        embedding_l2=embedding_l2, dropout=dropout)
+                        embedding_l2=embedding_l2, dropout=dropout,
+                        id_dropout=id_dropout)
+    self._id_dropout = id_dropout
     self._feature_dim = feature_dim
     self._regularizer = (tf.keras.regularizers.l2(embedding_l2)
                          if embedding_l2 > 0 else None)
@@ -93,6 +98,14 @@ class _Tower(tf.keras.layers.Layer):
     return tf.keras.layers.Embedding(
         rows, self._feature_dim, embeddings_regularizer=self._regularizer,
         name=name)
+
+  def _dropped(self, ids: tf.Tensor, training: bool) -> tf.Tensor:
+    """`ids` with each replaced by PAD_ID with probability id_dropout in
+    training."""
+    if not training or not self._id_dropout:
+      return ids
+    keep = tf.random.uniform(tf.shape(ids)) >= self._id_dropout
+    return tf.where(keep, ids, tf.constant(f.PAD_ID, ids.dtype))
 
   def _output(self, parts, training: bool) -> tf.Tensor:
     """Concatenated feature embeddings -> L2-normalised tower output."""
@@ -135,7 +148,7 @@ class QueryTower(_Tower):
     tokens = _xf(inputs, f.QUERY_TOKENS)
     history = _xf(inputs, f.USER_HISTORY)
     parts = [
-        self.user(_scalar(_xf(inputs, f.USER_ID))),
+        self.user(self._dropped(_scalar(_xf(inputs, f.USER_ID)), training)),
         self.gender(_scalar(_xf(inputs, f.GENDER))),
         self.age(tf.math.floormod(_scalar(_xf(inputs, f.AGE_BUCKET)),
                                   PROFILE_BUCKETS)),
@@ -203,7 +216,8 @@ class ItemTower(_Tower):
     kernels = dict(zip(ITEM_FEATURES, parts))
     dense = tf.stack([tf.cast(flat(key), hidden.kernel.dtype)
                       for key in ITEM_DENSE_FEATURES], axis=1)
-    pre_activation = (tf.matmul(self.item(flat(f.ITEM_ID)),
+    pre_activation = (tf.matmul(self.item(self._dropped(flat(f.ITEM_ID),
+                                                        training)),
                                 kernels[f.ITEM_ID])
                       + tf.matmul(dense, dense_kernel))
     for key, table in self.attributes.items():
@@ -221,6 +235,7 @@ def build_towers(vocab: VocabSizes, hparams) -> Tuple[QueryTower, ItemTower]:
   """The query and item towers sized by `vocab` and `hparams` (HParams)."""
   dims = dict(feature_dim=hparams.feature_dim, hidden_dim=hparams.hidden_dim,
               embedding_dim=hparams.embedding_dim,
-              embedding_l2=hparams.embedding_l2, dropout=hparams.dropout)
+              embedding_l2=hparams.embedding_l2, dropout=hparams.dropout,
+              id_dropout=hparams.id_dropout)
   sizes = dataclasses.asdict(vocab)
   return QueryTower(sizes, **dims), ItemTower(sizes, **dims)

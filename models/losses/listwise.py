@@ -153,15 +153,67 @@ def check_distillation_params(temperature: float,
         f"label_smoothing must be in [0, 1), got {label_smoothing}")
 
 
+# How teacher scores become teacher logits (teacher_logits).
+TEACHER_TRANSFORMS = ("none", "standardize", "rank")
+
+
+def teacher_logits(scores: tf.Tensor, in_set: tf.Tensor,
+                   transform: str = "none") -> tf.Tensor:
+  """The teacher's logits over each list's distillation set.
+
+  "none": the scores as they are. "standardize": (s - mean_D) / std_D,
+  the set's mean and (population) standard deviation, 0 where the set's
+  scores are all equal: logits, probabilities (pCTR, pCVR) or any score on
+  its own scale give a teacher of the same sharpness, and an affine
+  transform of the scores gives the same teacher. "rank": minus the number
+  of the set's scores strictly above (the best 0, ties equal): the same
+  teacher for every increasing transform of the scores.
+
+  >>> scores = tf.constant([[0.01, 0.02, 0.03, 9.0]])
+  >>> in_set = tf.constant([[True, True, True, False]])
+  >>> teacher_logits(scores, in_set, "rank").numpy()
+  array([[-2., -1.,  0.,  0.]], dtype=float32)
+  >>> teacher_logits(scores, in_set, "standardize").numpy().round(4)
+  array([[-1.2247,  0.    ,  1.2247,  0.    ]], dtype=float32)
+
+  Args:
+    scores: Float `[batch, list_size]`, finite on the set.
+    in_set: Bool `[batch, list_size]`, the distillation set D.
+    transform: one of TEACHER_TRANSFORMS.
+
+  Returns:
+    Float `[batch, list_size]`, 0 outside the set.
+  """
+  if transform not in TEACHER_TRANSFORMS:
+    raise ValueError(f"teacher transform must be one of "
+                     f"{list(TEACHER_TRANSFORMS)}, got {transform!r}")
+  in_set = _valid(in_set)
+  zero = tf.zeros([], scores.dtype)
+  scores = tf.where(in_set, scores, zero)
+  if transform == "standardize":
+    weight = tf.cast(in_set, scores.dtype)
+    count = tf.maximum(tf.reduce_sum(weight, axis=1, keepdims=True), 1.0)
+    mean = tf.reduce_sum(scores * weight, axis=1, keepdims=True) / count
+    centred = (scores - mean) * weight
+    std = tf.sqrt(tf.reduce_sum(centred * centred, axis=1, keepdims=True)
+                  / count)
+    scores = tf.math.divide_no_nan(centred, std)
+  elif transform == "rank":
+    above = (scores[:, None, :] > scores[:, :, None]) & in_set[:, None, :]
+    scores = zero - tf.reduce_sum(tf.cast(above, scores.dtype), axis=2)
+  return tf.where(in_set, scores, zero)
+
+
 def distillation_loss(teacher_scores: tf.Tensor, teacher_mask: tf.Tensor,
                       logits: tf.Tensor, mask: tf.Tensor,
                       temperature: _Number = 1.0,
-                      label_smoothing: _Number = 0.0) -> tf.Tensor:
+                      label_smoothing: _Number = 0.0,
+                      teacher_transform: str = "none") -> tf.Tensor:
   """Listwise distillation: cross-entropy from the teacher's softmax.
 
   Over the distillation set D = teacher_mask & mask of each list:
 
-      t  = softmax_D(teacher_scores / temperature)
+      t  = softmax_D(teacher_logits(teacher_scores) / temperature)
       t' = (1 - label_smoothing) * t + label_smoothing / |D|
       L  = -sum_{i in D} t'_i log softmax_D(logits)_i
 
@@ -186,13 +238,14 @@ def distillation_loss(teacher_scores: tf.Tensor, teacher_mask: tf.Tensor,
     mask: Bool or 0/1 `[batch, list_size]`, True for valid entries.
     temperature: Teacher temperature T > 0.
     label_smoothing: Smoothing epsilon in [0, 1).
+    teacher_transform: what the scores become first (teacher_logits).
 
   Returns:
     Float `[batch]`, the loss of each list.
 
   Raises:
     ValueError: If a Python-number temperature or label_smoothing is out of
-      range.
+      range, or the transform unknown.
   """
   if isinstance(temperature, (int, float)) and isinstance(
       label_smoothing, (int, float)):
@@ -206,7 +259,8 @@ def distillation_loss(teacher_scores: tf.Tensor, teacher_mask: tf.Tensor,
   set_size = tf.reduce_sum(tf.cast(in_set, dtype), axis=1, keepdims=True)
 
   teacher = tf.stop_gradient(tf.cast(teacher_scores, dtype))
-  teacher = tf.where(in_set, teacher, zero)
+  teacher = teacher_logits(tf.where(in_set, teacher, zero), in_set,
+                           teacher_transform)
   teacher = teacher / tf.cast(temperature, dtype)
   shift, log_sum, _ = _masked_logsumexp(teacher, in_set)
   teacher_probs = tf.where(in_set, tf.exp((teacher - shift) - log_sum),
@@ -252,6 +306,14 @@ def log_q_correction(logits: tf.Tensor, log_q: tf.Tensor,
   return logits - log_q
 
 
+def batch_positives(labels: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+  """int64 `[num_positives, 2]`: (list, entry) of the batch's positives
+  (valid entries with label > 0), list by list, in entry order: the
+  columns of `in_batch_softmax_loss`'s `cross_logits`."""
+  return tf.where(tf.logical_and(_valid(mask),
+                                 tf.convert_to_tensor(labels) > 0))
+
+
 def in_batch_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
                           mask: tf.Tensor, cross_logits: tf.Tensor,
                           item_ids: tf.Tensor) -> tf.Tensor:
@@ -262,17 +324,19 @@ def in_batch_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
 
       L_b = -(1/|P_b|) sum_{p in P_b} log(e^{s_p} / (e^{s_p} + N_b)),
       N_b = sum over positives n of the other lists whose item is not in
-            list b of e^{<q_b, i_n> / T}
+            list b of e^{s(b, n)}
 
   (the revised softmax of `revised_softmax_loss` with the negatives taken
-  from the batch). An item of list b is never its own negative, wherever it
-  appears (TFRS's remove_accidental_hits). A list without positives, or
-  without negatives in the batch, has loss 0.
+  from the batch), s(b, n) list b's query scored against positive n. An
+  item of list b is never its own negative, wherever it appears (TFRS's
+  remove_accidental_hits). A list without positives, or without negatives
+  in the batch, has loss 0. Only the batch's positives are scored against
+  every query: `[batch, num_positives]`, not `[batch, batch, list_size]`.
 
   >>> labels = tf.constant([[1., 0.], [1., 0.]])
   >>> logits = tf.constant([[0., 0.], [0., 0.]])
   >>> mask = tf.constant([[True, True], [True, True]])
-  >>> cross = tf.zeros([2, 2, 2])          # every query scores 0 everywhere
+  >>> cross = tf.zeros([2, 2])          # every query scores 0 everywhere
   >>> ids = tf.constant([[1, 2], [3, 4]])
   >>> in_batch_softmax_loss(labels, logits, mask, cross, ids).numpy().round(4)
   array([0.6931, 0.6931], dtype=float32)
@@ -281,8 +345,8 @@ def in_batch_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
     labels: `[batch, list_size]`, positive where > 0.
     logits: Float `[batch, list_size]`, each list's scores.
     mask: Bool or 0/1 `[batch, list_size]`, True for valid entries.
-    cross_logits: Float `[batch, batch, list_size]`: `[b, c, j]` is list
-      b's query scored against item j of list c.
+    cross_logits: Float `[batch, num_positives]`: `[b, n]` is list b's
+      query scored against positive n of `batch_positives(labels, mask)`.
     item_ids: Int `[batch, list_size]`, the entries' item ids.
 
   Returns:
@@ -290,13 +354,10 @@ def in_batch_softmax_loss(labels: tf.Tensor, logits: tf.Tensor,
   """
   logits, valid, positives = _prepare(labels, logits, mask)
   batch = tf.shape(logits)[0]
-  # The batch's positives, [num_positives] each: list, id and the score of
-  # every list's query for it ([batch, num_positives]).
-  where = tf.where(positives)
+  where = batch_positives(labels, mask)
   owner = where[:, 0]
   positive_ids = tf.gather_nd(item_ids, where)
-  cross = tf.transpose(tf.gather_nd(
-      tf.transpose(tf.cast(cross_logits, logits.dtype), [1, 2, 0]), where))
+  cross = tf.cast(cross_logits, logits.dtype)
   # A positive is a negative of list b unless it is b's own or an item of b.
   others = tf.not_equal(owner[None, :], tf.range(batch, dtype=owner.dtype)[
       :, None])

@@ -23,9 +23,11 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
   over exposed (and optionally unexposed) items that have one, L_b (when
   w_in_batch > 0) the clicked entries against the other lists' clicked
   entries, uncorrected (in-batch negatives, as TFRS retrieval). With
-  log_q_correction, the softmax losses see the logits of random negatives
-  minus the log of their sampling probability (the metrics and the
-  distillation see the raw logits). Entries whose `sample_type` is in
+  log_q_correction, the softmax losses see the logits of sampled negatives
+  (random and candidate) minus the log of their sampling probability (the
+  metrics and the distillation see the raw logits). The teacher's scores
+  go through `teacher_transform` (losses/listwise.teacher_logits) before
+  its tempered softmax. Entries whose `sample_type` is in
   `excluded_sample_types` are treated as padding by every loss and metric
   (the ablations without unexposed items or out-of-scene purchases).
 
@@ -33,8 +35,9 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
     inputs: transformed features with the labels, `mask`, `fine_score`,
       `fine_score_mask` and `sample_type`, each `[batch, list_size]`.
     logits: scores `[batch, list_size]`.
-    cross_logits: with w_in_batch > 0, `[batch, batch, list_size]`: each
-      list's query scored against every list's items.
+    cross_logits: with w_in_batch > 0, `[batch, num_positives]`: each
+      list's query scored against the batch's positives
+      (`in_batch_positives`).
 
   Returns:
     The scalar total loss. Per-objective losses are tracked as metrics, and
@@ -42,13 +45,13 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
     training.
   """
 
-  def __init__(self, w_exposure: float = 0.2, w_click: float = 0.5,
-               w_purchase: float = 1.0, w_distillation: float = 0.5,
-               distillation_temperature: float = 1.0,
-               label_smoothing: float = 0.1, distill_unexposed: bool = True,
-               revised_softmax: bool = True, log_q_correction: bool = False,
-               excluded_sample_types: Sequence[int] = (),
-               w_in_batch: float = 0.0, **kwargs):
+  def __init__(self, *, w_exposure: float, w_click: float,
+               w_purchase: float, w_distillation: float,
+               distillation_temperature: float, label_smoothing: float,
+               distill_unexposed: bool, revised_softmax: bool,
+               log_q_correction: bool, w_in_batch: float,
+               teacher_transform: str,
+               excluded_sample_types: Sequence[int] = (), **kwargs):
     super().__init__(**kwargs)
     unknown = set(excluded_sample_types) - set(f.SAMPLE_TYPE_NAMES)
     if unknown:
@@ -61,9 +64,14 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
         label_smoothing=label_smoothing, distill_unexposed=distill_unexposed,
         revised_softmax=revised_softmax, log_q_correction=log_q_correction,
         excluded_sample_types=sorted(set(excluded_sample_types)),
-        w_in_batch=w_in_batch)
+        w_in_batch=w_in_batch, teacher_transform=teacher_transform)
     listwise.check_distillation_params(distillation_temperature,
                                        label_smoothing)
+    if teacher_transform not in listwise.TEACHER_TRANSFORMS:
+      raise ValueError(f"teacher_transform must be one of "
+                       f"{list(listwise.TEACHER_TRANSFORMS)}, got "
+                       f"{teacher_transform!r}")
+    self._teacher_transform = teacher_transform
     self._excluded = tuple(sorted(set(excluded_sample_types)))
     self._log_q_correction = log_q_correction
     self._objectives = ((f.LABEL_EXPOSURE, w_exposure),
@@ -110,12 +118,15 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
 
   def softmax_logits(self, inputs: Mapping[str, tf.Tensor],
                      logits: tf.Tensor) -> tf.Tensor:
-    """Logits of the softmax losses: logQ-corrected for random negatives."""
+    """Logits of the softmax losses: logQ-corrected for sampled negatives."""
     if not self._log_q_correction:
       return logits
+    sample_type = _xf(inputs, f.SAMPLE_TYPE)
+    sampled = tf.reduce_any(tf.stack([tf.equal(sample_type, t)
+                                      for t in f.SAMPLED_NEGATIVES]), axis=0)
     return listwise.log_q_correction(
         logits, tf.cast(_xf(inputs, f.SAMPLING_LOG_Q), logits.dtype),
-        tf.equal(_xf(inputs, f.SAMPLE_TYPE), f.SAMPLE_RANDOM))
+        sampled)
 
   def objective_losses(self, inputs: Mapping[str, tf.Tensor],
                        logits: tf.Tensor) -> tf.Tensor:
@@ -141,7 +152,14 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
     return tf.reduce_mean(listwise.distillation_loss(
         teacher, in_set, logits, in_set,
         temperature=self._distillation_temperature,
-        label_smoothing=self._label_smoothing))
+        label_smoothing=self._label_smoothing,
+        teacher_transform=self._teacher_transform))
+
+  def in_batch_positives(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """int64 `[num_positives, 2]`: (list, entry) of the clicked valid entries
+    the in-batch softmax scores every query against."""
+    return listwise.batch_positives(_xf(inputs, f.LABEL_CLICK),
+                                    self.valid(inputs))
 
   def in_batch_loss(self, inputs: Mapping[str, tf.Tensor],
                     logits: tf.Tensor, cross_logits: tf.Tensor) -> tf.Tensor:
@@ -157,7 +175,7 @@ class MultiObjectiveListwiseTask(tf.keras.layers.Layer):
     if self.w_in_batch:
       if cross_logits is None:
         raise ValueError("w_in_batch > 0 needs the cross_logits "
-                         "[batch, batch, list_size]")
+                         "[batch, num_positives]")
       in_batch = self.in_batch_loss(inputs, logits, cross_logits)
       self._loss_trackers["in_batch"].update_state(in_batch)
       total += self.w_in_batch * in_batch

@@ -288,6 +288,51 @@ class DistillationLossTest(tf.test.TestCase, parameterized.TestCase):
         _np_distillation_loss(teacher, teacher_mask, logits, mask,
                               temperature, label_smoothing), rtol=1e-5)
 
+  @parameterized.parameters("standardize", "rank")
+  def test_transformed_teacher_matches_numpy(self, transform):
+    rng = np.random.default_rng(11)
+    teacher = rng.standard_normal((5, 6)).astype(np.float32)
+    teacher[0, :3] = 0.25  # ties
+    teacher_mask = rng.random((5, 6)) < 0.7
+    teacher_mask[4] = False
+    _, logits, mask = _random_batch(4, batch=5, list_size=6)
+    expected = _np_distillation_loss(
+        _np_teacher_logits(teacher, teacher_mask & mask, transform),
+        teacher_mask, logits, mask, 1.0, 0.1)
+    self.assertAllClose(
+        listwise.distillation_loss(teacher, teacher_mask, logits, mask, 1.0,
+                                   0.1, teacher_transform=transform),
+        expected, rtol=1e-5)
+
+  @parameterized.parameters("standardize", "rank")
+  def test_the_teacher_does_not_depend_on_the_score_s_scale(self, transform):
+    # The same ranking logged as a logit, as a calibrated probability (its
+    # sigmoid, a pCTR in (0, 1)) and as 1000 times the logit plus 7.
+    rng = np.random.default_rng(2)
+    logit = rng.normal(0.0, 2.0, (4, 8)).astype(np.float32)
+    in_set = np.ones((4, 8), bool)
+    kinds = {"logit": logit, "affine": 1000.0 * logit + 7.0,
+             "probability": 1.0 / (1.0 + np.exp(-logit))}
+    teachers = {name: listwise.teacher_logits(tf.constant(x), in_set,
+                                              transform).numpy()
+                for name, x in kinds.items()}
+    self.assertAllClose(teachers["affine"], teachers["logit"], rtol=1e-4,
+                        atol=1e-4)
+    if transform == "rank":  # Any increasing transform gives the same.
+      self.assertAllEqual(teachers["probability"], teachers["logit"])
+    # Probabilities in (0, 1) under a temperature-1 softmax are close to
+    # uniform untransformed; either transform makes the teacher as sharp
+    # as the logit's (max probability well above uniform's 1/8).
+    softmax = lambda x: np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    raw = softmax(kinds["probability"].astype(np.float64)).max(axis=1)
+    sharp = softmax(teachers["probability"].astype(np.float64)).max(axis=1)
+    assert (raw < 0.22).all() and (sharp > 1.4 * raw).all()
+
+  def test_an_unknown_transform_is_refused(self):
+    with self.assertRaisesRegex(ValueError, "teacher transform"):
+      listwise.teacher_logits(tf.zeros([1, 2]), tf.ones([1, 2], tf.bool),
+                              "softmax")
+
   def test_hand_computed(self):
     # D = {0, 1}; teacher softmax(0, log 3) = (1/4, 3/4); smoothed with
     # eps = 0.2: (0.3, 0.7); student softmax(0, 0) = (1/2, 1/2).
@@ -467,6 +512,21 @@ if __name__ == "__main__":
   tf.test.main()
 
 
+def _np_teacher_logits(scores, in_set, transform) -> np.ndarray:
+  """teacher_logits, list by list: z-scores, or minus the number above."""
+  out = np.zeros(scores.shape, np.float64)
+  for b in range(scores.shape[0]):
+    values = scores[b][in_set[b]].astype(np.float64)
+    if not values.size:
+      continue
+    if transform == "standardize":
+      std = values.std()
+      out[b][in_set[b]] = (values - values.mean()) / std if std else 0.0
+    else:
+      out[b][in_set[b]] = [-(values > v).sum() for v in values]
+  return out
+
+
 def _np_in_batch_loss(labels, logits, mask, cross, ids) -> np.ndarray:
   """Per-list reference of the in-batch softmax, one positive at a time."""
   labels, logits = np.asarray(labels), np.asarray(logits, np.float64)
@@ -494,7 +554,12 @@ def test_in_batch_softmax_matches_numpy():
   ids = rng.integers(0, 9, (batch, size))
   cross = rng.normal(size=(batch, batch, size)).astype(np.float32)
   logits = np.stack([cross[b, b] for b in range(batch)])
-  got = listwise.in_batch_softmax_loss(labels, logits, mask, cross, ids)
+  # The loss takes every query's scores of the batch's positives only.
+  positives = np.argwhere(mask & (labels > 0))
+  np.testing.assert_array_equal(
+      listwise.batch_positives(labels, mask).numpy(), positives)
+  got = listwise.in_batch_softmax_loss(
+      labels, logits, mask, cross[:, positives[:, 0], positives[:, 1]], ids)
   np.testing.assert_allclose(
       got.numpy(), _np_in_batch_loss(labels, logits, mask, cross, ids),
       rtol=1e-5, atol=1e-6)
@@ -506,7 +571,7 @@ def test_in_batch_softmax_never_uses_an_item_of_the_own_list():
   # has a negative and both losses are 0.
   labels = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)
   ids = np.array([[1, 2], [1, 3]])
-  cross = np.full((2, 2, 2), 5.0, np.float32)
+  cross = np.full((2, 2), 5.0, np.float32)
   got = listwise.in_batch_softmax_loss(labels, np.zeros((2, 2), np.float32),
                                        np.ones((2, 2), bool), cross, ids)
   np.testing.assert_array_equal(got.numpy(), [0.0, 0.0])

@@ -26,6 +26,14 @@ from tfx_pipeline import local_runner
 VOCAB = batches.VOCAB
 
 
+def _task(**overrides):
+  """The task of HParams' values, the in-batch softmax, logQ correction and
+  the teacher transform off unless asked for."""
+  return model_lib.task_from(hparams_lib.HParams(), **{
+      "w_in_batch": 0.0, "log_q_correction": False,
+      "teacher_transform": "none", **overrides})
+
+
 def _transformed_batch(batch=3, list_size=5, seed=0):
   rng = np.random.default_rng(seed)
   x = lambda key: f.transformed_name(key)
@@ -105,8 +113,8 @@ def test_item_tower_equals_the_mlp_over_concatenated_embeddings():
 
 
 def test_task_round_trip_and_loss_composition():
-  task = multi_objective.MultiObjectiveListwiseTask(
-      w_exposure=0.0, w_click=0.0, w_purchase=1.0, w_distillation=0.0)
+  task = _task(w_exposure=0.0, w_click=0.0, w_purchase=1.0,
+               w_distillation=0.0)
   clone = tf.keras.layers.deserialize(tf.keras.layers.serialize(task))
   assert clone.get_config() == task.get_config()
   batch = _transformed_batch()
@@ -143,7 +151,7 @@ def test_task_loss_equals_the_weighted_keras_losses(config):
   logits = tf.constant(rng.normal(size=(3, 5)), tf.float32)
   weights = dict(w_exposure=0.2, w_click=0.5, w_purchase=1.0,
                  w_distillation=0.5)
-  task = multi_objective.MultiObjectiveListwiseTask(**weights, **config)
+  task = _task(**weights, **config)
   softmax = losses.ListwiseSoftmaxLoss(
       revised=config.get("revised_softmax", True))
   distill = losses.ListwiseDistillationLoss(
@@ -169,18 +177,22 @@ def test_log_q_correction_shifts_random_negatives_only():
   batch[f.transformed_name(f.SAMPLING_LOG_Q)] = np.array(
       [[0.0, 0.0, 0.0, -2.0, -3.0]] * 3, np.float32)
   logits = tf.zeros((3, 5))
-  plain = multi_objective.MultiObjectiveListwiseTask()
-  corrected = multi_objective.MultiObjectiveListwiseTask(
-      log_q_correction=True)
+  plain = _task()
+  corrected = _task(log_q_correction=True)
   np.testing.assert_allclose(plain.softmax_logits(batch, logits), 0.0)
   # sample types 1 1 2 4 4: the two random negatives get 0 - log q.
   np.testing.assert_allclose(corrected.softmax_logits(batch, logits)[1],
                              [0.0, 0.0, 0.0, 2.0, 3.0])
+  # A candidate negative (type 6) is corrected as well.
+  candidates = dict(batch)
+  candidates[f.transformed_name(f.SAMPLE_TYPE)] = np.array(
+      [[1, 1, 2, 6, 4]] * 3)
+  np.testing.assert_allclose(corrected.softmax_logits(candidates, logits)[1],
+                             [0.0, 0.0, 0.0, 2.0, 3.0])
   # Purchase-only loss of list 1: the positive (entry 0, logit 0) against
   # the negatives 1..4 with corrected logits 0, 0, 2, 3.
-  only_purchase = multi_objective.MultiObjectiveListwiseTask(
-      w_exposure=0.0, w_click=0.0, w_distillation=0.0,
-      log_q_correction=True)
+  only_purchase = _task(w_exposure=0.0, w_click=0.0, w_distillation=0.0,
+                        log_q_correction=True)
   list1 = -np.log(1.0 / (1.0 + 1.0 + 1.0 + np.exp(2.0) + np.exp(3.0)))
   # List 2's positive is entry 1: the same logits against the same values.
   list2 = list1
@@ -190,9 +202,8 @@ def test_log_q_correction_shifts_random_negatives_only():
 
 def test_distillation_set_follows_config():
   batch = _transformed_batch()
-  both = multi_objective.MultiObjectiveListwiseTask(distill_unexposed=True)
-  exposed = multi_objective.MultiObjectiveListwiseTask(
-      distill_unexposed=False)
+  both = _task(distill_unexposed=True)
+  exposed = _task(distill_unexposed=False)
   # sample types 1 1 2 4 4, fine score on the first 3, list 0 masks 3..4.
   np.testing.assert_array_equal(both.distillation_set(batch).numpy()[1],
                                 [True, True, True, False, False])
@@ -211,8 +222,8 @@ def test_excluded_sample_types_are_padding_for_every_loss():
   s = np.random.default_rng(5).normal(size=(3, 5))
   logits = tf.constant(s, tf.float32)
   purchase_only = dict(w_exposure=0.0, w_click=0.0, w_distillation=0.0)
-  task = multi_objective.MultiObjectiveListwiseTask(
-      excluded_sample_types=[f.SAMPLE_OUT_OF_SCENE], **purchase_only)
+  task = _task(excluded_sample_types=[f.SAMPLE_OUT_OF_SCENE],
+               **purchase_only)
   # List 1 has no purchase left; list 2's positive (entry 1) is against
   # entries 0, 3 and 4: entry 2 is excluded like padding.
   list2 = -np.log(np.exp(s[2, 1]) / np.exp(s[2, [0, 1, 3, 4]]).sum())
@@ -221,22 +232,20 @@ def test_excluded_sample_types_are_padding_for_every_loss():
   padded = dict(batch)
   padded[f.transformed_name(f.MASK)] = batch[
       f.transformed_name(f.MASK)] * np.array([1, 1, 0, 1, 1])
-  everything = multi_objective.MultiObjectiveListwiseTask(
-      excluded_sample_types=[f.SAMPLE_OUT_OF_SCENE])
+  everything = _task(excluded_sample_types=[f.SAMPLE_OUT_OF_SCENE])
   assert float(everything(batch, logits)) == pytest.approx(
-      float(multi_objective.MultiObjectiveListwiseTask()(padded, logits)),
-      rel=1e-6)
+      float(_task()(padded, logits)), rel=1e-6)
   clone = tf.keras.layers.deserialize(tf.keras.layers.serialize(task))
   assert clone.get_config() == task.get_config()
   assert float(clone(batch, logits)) == pytest.approx(list2 / 3, rel=1e-5)
   with pytest.raises(ValueError, match="unknown sample types"):
-    multi_objective.MultiObjectiveListwiseTask(excluded_sample_types=[9])
+    _task(excluded_sample_types=[9])
 
 
 def test_unexposed_exclusion_also_leaves_the_distillation_set():
   batch = _transformed_batch()
-  task = multi_objective.MultiObjectiveListwiseTask(
-      distill_unexposed=True, excluded_sample_types=[f.SAMPLE_UNEXPOSED])
+  task = _task(distill_unexposed=True,
+               excluded_sample_types=[f.SAMPLE_UNEXPOSED])
   # sample types 1 1 2 4 4, fine score on the first 3.
   np.testing.assert_array_equal(task.distillation_set(batch).numpy()[1],
                                 [True, True, False, False, False])
@@ -278,6 +287,10 @@ def transformed(pushed, tmp_path_factory):
       local_runner.TRANSFORM, "transformed_examples", split), "*")
   return {"root": str(tmp_path_factory.mktemp("model")),
           "train": xf("train"), "eval": xf("eval"),
+          "valid_candidates": xf(f.VALID_CANDIDATES_SPLIT),
+          "raw_valid_candidates": os.path.join(result.split(
+              local_runner.EXAMPLE_GEN, "examples",
+              f.VALID_CANDIDATES_SPLIT), "*"),
           "graph": result.transform_graph,
           "eval_sets": os.path.join(result.split(
               local_runner.EXAMPLE_GEN, "eval_candidates", "eval"), "*")}
@@ -342,9 +355,9 @@ def test_training_lowers_the_loss(transformed):
   batches = list(data.take(4))
   model = trainer.build_model(tf_transform_output, hparams)
   before = np.mean([float(model.compute_loss(b)) for b in batches])
-  model.fit(data.repeat(), steps_per_epoch=60, epochs=1, verbose=0)
+  model.fit(data.repeat(), steps_per_epoch=120, epochs=1, verbose=0)
   after = np.mean([float(model.compute_loss(b)) for b in batches])
-  assert np.isfinite(before) and after < 0.8 * before
+  assert np.isfinite(before) and after < 0.8 * before, (before, after)
 
 
 def test_trained_model_beats_random_hitrate(transformed, trained):
@@ -395,16 +408,50 @@ def test_exported_signatures_match_in_process_scores(transformed, trained):
                              rtol=1e-6)
   assert out[serving.TOP_K_INDICES].dtype == tf.int32
 
-  # The same scores from the embedding signatures: <q, i> / temperature.
+  # The embedding signatures give the two towers' part: <q, i> / T.
   query = loaded.signatures[serving.QUERY_EMBEDDING](**request)[
       serving.QUERY_EMBEDDING].numpy()
   items = loaded.signatures[serving.ITEM_EMBEDDING](
       item_ids=tf.constant(sum(candidates, [])))[
           serving.ITEM_EMBEDDING].numpy().reshape(3, n, -1)
-  expected = np.einsum("bd,bnd->bn", query, items) / hparams.temperature
-  np.testing.assert_allclose(scores[:, :-2], expected[:, :-2], rtol=1e-4,
-                             atol=1e-4)
   np.testing.assert_allclose(np.linalg.norm(query, axis=1), 1.0, atol=1e-5)
+  assert items.shape == (3, n, query.shape[1])
+
+
+def test_served_scores_are_the_model_s_on_the_same_candidates(transformed):
+  """Train/serve consistency: serving_default, fed raw ids and context,
+  scores what the trained model scores on the transformed examples of the
+  same requests and candidates (towers, head and its match features)."""
+  hparams = hparams_lib.HParams(batch_size=32, learning_rate=0.01)
+  out = os.path.join(transformed["root"], "consistency")
+  args = _fn_args(transformed, out, hparams, steps=60)
+  model, summary = trainer.fit(args, trainer.build_model, hparams)
+  # The towers' weight the checkpoint choice took is the model's, and the
+  # export keeps any other: set one to see it served.
+  assert summary["tower_weight"] == float(model.head.tower_weight.numpy())
+  model.head.tower_weight.assign(0.25)
+  tf_transform_output = tft.TFTransformOutput(transformed["graph"])
+  items = trainer.read_catalog(args.train_files, args.data_accessor,
+                               tf_transform_output)
+  serving.export(model, tf_transform_output, hparams, items,
+                 args.serving_model_dir)
+  serve = tf.saved_model.load(args.serving_model_dir).signatures[
+      serving.SERVING_DEFAULT]
+  contexts = {e[f.REQUEST_ID][0]: e for e in _eval_sets(
+      transformed["raw_valid_candidates"])}
+  batch = next(iter(trainer.input_fn(
+      [transformed["valid_candidates"]], args.data_accessor,
+      tf_transform_output, batch_size=8, shuffle=False)))
+  assert model.head is not None
+  expected = model(batch).numpy()
+  xf = lambda key: batch[f.transformed_name(key)].numpy()
+  keys = xf(f.ITEM_KEY)
+  for row, request_id in enumerate(xf(f.REQUEST_ID)):
+    valid = xf(f.MASK)[row] == 1
+    got = serve(candidate_item_ids=tf.constant([keys[row][valid]]),
+                **_request([contexts[request_id.decode()]]))
+    np.testing.assert_allclose(got[serving.SCORES].numpy()[0],
+                               expected[row][valid], rtol=1e-4, atol=1e-4)
 
 
 def test_too_many_candidates_is_an_invalid_argument(transformed, trained):
@@ -456,7 +503,7 @@ def test_item_tower_runs_once_per_distinct_item_with_the_same_result():
 
 
 def test_list_metrics_update_only_outside_training():
-  task = multi_objective.MultiObjectiveListwiseTask()
+  task = _task()
   batch = _transformed_batch()
   logits = tf.constant(np.random.default_rng(5).normal(size=(3, 5)),
                        tf.float32)
@@ -469,26 +516,130 @@ def test_list_metrics_update_only_outside_training():
   assert float(hitrate.result()) == pytest.approx(1.0)
 
 
-def test_in_batch_weight_adds_the_in_batch_softmax_of_the_towers(
+# Transformed context features: one row per request, the rest are lists.
+_CONTEXT = {f.transformed_name(k) for k in (
+    f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER, f.QUERY_TOKENS,
+    f.USER_HISTORY, f.IN_TRAIN_COUNTS, f.REQUEST_ID)}
+
+
+def _with_entries_appended(batch, extra):
+  """Every list of `batch` followed by the same `extra` entries (dict of
+  list features `[num_extra]`), unlabelled."""
+  size = len(batch[f.transformed_name(f.MASK)])
+  out = {}
+  for key, value in batch.items():
+    value = np.asarray(value)
+    if key in _CONTEXT:
+      out[key] = value
+      continue
+    tail = np.asarray(extra[key])
+    if key in {f.transformed_name(k) for k in f.LABELS}:
+      tail = np.zeros_like(tail)
+    out[key] = np.concatenate([value, np.tile(tail, (size, 1))], axis=1)
+  return {k: tf.constant(v) for k, v in out.items()}
+
+
+def test_in_batch_weight_adds_the_in_batch_softmax_of_the_full_scores(
     transformed):
   hparams = hparams_lib.HParams(batch_size=16, w_in_batch=0.5)
   tf_transform_output = tft.TFTransformOutput(transformed["graph"])
+  accessor = trainer.local_data_accessor()
   batch = next(iter(trainer.input_fn(
-      [transformed["train"]], trainer.local_data_accessor(),
-      tf_transform_output, hparams.batch_size, shuffle=False)))
-  model = trainer.build_model(tf_transform_output, hparams)
+      [transformed["train"]], accessor, tf_transform_output,
+      hparams.batch_size, shuffle=False)))
+  items = trainer.read_catalog([transformed["train"]], accessor,
+                               tf_transform_output)
+  model = trainer.build_model(tf_transform_output, hparams,
+                              trainer.match_tables([transformed["train"]],
+                                                   accessor,
+                                                   tf_transform_output, items))
+  assert model.head is not None
   with_in_batch = float(model.compute_loss(batch))
   model.task.w_in_batch = 0.0
   without = float(model.compute_loss(batch))
-  # The in-batch part from the towers' embeddings, scored in NumPy.
-  queries = model.query_tower(batch).numpy()
-  items = model.list_item_embeddings(batch).numpy()
-  cross = np.einsum("bd,cnd->bcn", queries, items) / hparams.temperature
-  logits = np.stack([cross[b, b] for b in range(len(cross))])
-  xf = lambda key: batch[f.transformed_name(key)]
+  # Every query's full score (towers and head) of the batch's clicked
+  # entries, by the model's own list scoring: each list followed by them,
+  # unlabelled, so its profile (and what it leaves out) is unchanged.
+  xf = lambda key: np.asarray(batch[f.transformed_name(key)])
+  valid = model.task.valid(batch).numpy()
+  positives = np.argwhere(valid & (xf(f.LABEL_CLICK) == 1))
+  extra = {key: np.asarray(value)[positives[:, 0], positives[:, 1]]
+           for key, value in batch.items() if key not in _CONTEXT}
+  scores = model(_with_entries_appended(batch, extra)).numpy()
+  list_size = xf(f.MASK).shape[1]
+  logits, cross = scores[:, :list_size], scores[:, list_size:]
+  np.testing.assert_allclose(logits, model(batch).numpy(), rtol=1e-5,
+                             atol=1e-5)
   in_batch = listwise.in_batch_softmax_loss(
-      xf(f.LABEL_CLICK), logits, model.task.valid(batch), cross,
-      xf(f.ITEM_ID))
+      xf(f.LABEL_CLICK), logits, valid, cross, xf(f.ITEM_ID))
   assert float(np.mean(in_batch)) > 0
   np.testing.assert_allclose(with_in_batch - without,
                              0.5 * float(np.mean(in_batch)), rtol=1e-4)
+
+
+def test_the_task_takes_every_default_from_hparams():
+  hparams = hparams_lib.HParams()
+  config = model_lib.task_from(hparams).get_config()
+  for name in ("w_exposure", "w_click", "w_purchase", "w_distillation",
+               "w_in_batch", "distillation_temperature", "label_smoothing",
+               "distill_unexposed", "revised_softmax", "log_q_correction",
+               "teacher_transform"):
+    assert config[name] == getattr(hparams, name), name
+  with pytest.raises(TypeError):
+    multi_objective.MultiObjectiveListwiseTask()  # pylint: disable=no-value-for-parameter
+
+
+def test_the_task_distils_from_the_transformed_teacher():
+  batch = _transformed_batch()
+  logits = tf.constant(np.random.default_rng(9).normal(size=(3, 5)),
+                       tf.float32)
+  only = dict(w_exposure=0.0, w_click=0.0, w_purchase=0.0,
+              w_distillation=1.0)
+  standardized = _task(teacher_transform="standardize", **only)
+  # The same loss as the untransformed teacher on z-scores of each list's
+  # distillation set.
+  in_set = standardized.distillation_set(batch).numpy()
+  scores = batch[f.transformed_name(f.FINE_SCORE)].astype(np.float64)
+  z = np.zeros_like(scores)
+  for b in range(3):
+    values = scores[b][in_set[b]]
+    z[b][in_set[b]] = (values - values.mean()) / values.std()
+  by_hand = dict(batch)
+  by_hand[f.transformed_name(f.FINE_SCORE)] = z.astype(np.float32)
+  assert float(standardized(batch, logits)) == pytest.approx(
+      float(_task(**only)(by_hand, logits)), rel=1e-5)
+
+
+def test_the_head_adds_to_the_two_tower_score():
+  tf.keras.utils.set_random_seed(3)
+  rng = np.random.default_rng(3)
+  hparams = hparams_lib.HParams(feature_dim=8, hidden_dim=16,
+                                embedding_dim=6)
+  model = model_lib.CoarseRankingModel(towers.VocabSizes(**VOCAB), hparams,
+                                       batches.match_tables(rng))
+  batch = _transformed_batch()
+  queries = model.query_tower(batch)
+  items = model.list_item_embeddings(batch)
+  dot = model.score(queries, items).numpy()
+  with_head = model(batch).numpy()
+  profiles = model.match.profiles(batch)
+  head = model.head_score(profiles, batch).numpy()
+  np.testing.assert_allclose(with_head, dot + head, rtol=1e-5, atol=1e-5)
+  assert np.abs(head).max() > 0
+  # The head reads the match features and the item numbers.
+  features = model.match.features(
+      profiles, batch[f.transformed_name(f.CATEGORY)],
+      batch[f.transformed_name(f.BRAND)],
+      batch[f.transformed_name(f.LOG_PRICE)]).numpy()
+  numbers = np.stack([batch[f.transformed_name(k)]
+                      for k in model_lib.HEAD_ITEM_FEATURES], axis=-1)
+  np.testing.assert_allclose(
+      head, model.head(np.concatenate([features, numbers], -1)).numpy(),
+      rtol=1e-6)
+  # Without tables, or with match_head off, there is no head.
+  assert model_lib.CoarseRankingModel(towers.VocabSizes(**VOCAB),
+                                      hparams).head is None
+  assert model_lib.CoarseRankingModel(
+      towers.VocabSizes(**VOCAB),
+      hparams_lib.HParams(match_head=False),
+      batches.match_tables(rng)).head is None

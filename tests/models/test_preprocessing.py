@@ -23,9 +23,9 @@ CATALOG = {
     "i1": ("c1", "b1"), "i2": ("c1", "b2"), "i3": ("c2", "b1"),
     "i4": ("c2", "b2"), "i5": ("c3", "b3"), "i9": ("c9", "b9"),
 }
-# item_id -> (exposures, clicks, purchases) over the train split.
-STATS = {"i1": (200, 30, 6), "i2": (40, 2, 0), "i3": (9, 3, 2),
-         "i4": (0, 0, 0), "i5": (1, 1, 1), "i9": (0, 0, 0)}
+# item_id -> (exposures, clicks, purchases, sales) over the train split.
+STATS = {"i1": (200, 30, 6, 20), "i2": (40, 2, 0, 3), "i3": (9, 3, 2, 5),
+         "i4": (0, 0, 0, 0), "i5": (1, 1, 1, 1), "i9": (0, 0, 0, 7)}
 
 
 def _example(request_id: str, user_id: str, query: str,
@@ -40,6 +40,7 @@ def _example(request_id: str, user_id: str, query: str,
       f.REQUEST_ID: [request_id], f.USER_ID: [user_id], f.QUERY: [query],
       f.TS: [1_700_000_000], f.AGE_BUCKET: [age_bucket], f.GENDER: [gender],
       f.PURCHASE_POWER: [purchase_power],
+      f.IN_TRAIN_COUNTS: [int(request_id.startswith("r"))],
       f.USER_HISTORY: (list(history) +
                        [f.PAD_STRING] * (HISTORY_LENGTH - len(history))),
       f.ITEM_ID: list(items) + [f.PAD_STRING] * pad,
@@ -164,7 +165,8 @@ def test_outputs_and_shapes(fitted):
   assert set(train) == {e[f.REQUEST_ID][0] for e in TRAIN}
   list_keys = [f.ITEM_ID, f.CATEGORY, f.BRAND, f.PRICE_BUCKET,
                f.EXPOSURE_BUCKET, f.CTR_BUCKET, f.CVR_BUCKET,
-               f.EXPOSURE_SCORE, f.CTR_SCORE, f.CVR_SCORE, f.ITEM_KEY,
+               f.EXPOSURE_SCORE, f.CTR_SCORE, f.CVR_SCORE, f.SALES_SCORE,
+               f.LOG_PRICE, f.ITEM_KEY,
                f.LABEL_EXPOSURE, f.LABEL_CLICK, f.LABEL_PURCHASE, f.MASK,
                f.FINE_SCORE, f.FINE_SCORE_MASK, f.SAMPLING_LOG_Q,
                f.SAMPLE_TYPE]
@@ -172,7 +174,8 @@ def test_outputs_and_shapes(fitted):
   shapes[_CTR] = (LIST_SIZE,)
   shapes[f.transformed_name(f.USER_HISTORY)] = (HISTORY_LENGTH,)
   shapes[f.transformed_name(f.QUERY_TOKENS)] = (3,)
-  for key in (f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER):
+  for key in (f.USER_ID, f.GENDER, f.AGE_BUCKET, f.PURCHASE_POWER,
+              f.REQUEST_ID, f.IN_TRAIN_COUNTS):
     shapes[f.transformed_name(key)] = ()
   for row in train.values():
     assert {k: np.shape(v) for k, v in row.items()} == shapes
@@ -188,6 +191,28 @@ def test_item_ids_are_shared_between_list_and_history(fitted):
         ITEM_IDS, example[f.USER_HISTORY])
   assert train["r1"][f.transformed_name(f.ITEM_ID)].tolist() == [2, 3, 4, 0, 0]
   assert train["r1"][f.transformed_name(f.USER_HISTORY)].tolist() == [2, 3, 0]
+
+
+def test_sales_score_log_price_and_context_pass_through(fitted):
+  train, unseen, _ = fitted
+  # log(1 + sales) over the train maximum (i1's 20; i9's 7 is in no train
+  # list); log(1 + price); 0 on padding.
+  most = np.log1p(20)
+  for rows, examples in ((train, TRAIN), (unseen, UNSEEN)):
+    for example in examples:
+      row = rows[example[f.REQUEST_ID][0]]
+      items = [i for i in example[f.ITEM_ID] if i]
+      pad = [0.0] * (LIST_SIZE - len(items))
+      np.testing.assert_allclose(
+          row[f.transformed_name(f.SALES_SCORE)],
+          [np.log1p(STATS[i][3]) / most for i in items] + pad, rtol=1e-5)
+      np.testing.assert_allclose(
+          row[f.transformed_name(f.LOG_PRICE)],
+          list(np.log1p(example[f.PRICE][:len(items)])) + pad, rtol=1e-5)
+      assert row[f.transformed_name(f.REQUEST_ID)] == (
+          example[f.REQUEST_ID][0].encode())
+      assert row[f.transformed_name(f.IN_TRAIN_COUNTS)] == (
+          example[f.IN_TRAIN_COUNTS][0])
 
 
 def test_item_key_is_the_raw_id(fitted):

@@ -53,11 +53,106 @@ def test_highest_ranking_metric_wins_and_nan_never_does():
     diverged.restore()
 
 
+class _ScoreIsPrice(tf.keras.Model):
+  """A stand-in model: a candidate's score is its log price."""
+
+  def call(self, inputs, training=False):
+    return tf.cast(inputs[f.transformed_name(f.LOG_PRICE)], tf.float32)
+
+
+def test_candidate_hitrate_scores_every_chunk_and_groups_by_request():
+  x = f.transformed_name
+  # Request r1's set is split over two chunks (6 candidates, 5% -> K 1);
+  # r2's fits in one (3 candidates, K 1). r1 buys its best (chunk 2) and a
+  # poor one, r2 its second: 1 of 3 purchases in the top 1.
+  chunks = {
+      x(f.REQUEST_ID): np.array([b"r1", b"r2", b"r1"]),
+      x(f.LOG_PRICE): np.array([[0.1, 0.5, 0.2, 0.0], [0.9, 0.8, 0.1, 0.0],
+                                [0.3, 0.7, 0.4, 0.0]], np.float32),
+      x(f.LABEL_PURCHASE): np.array([[1, 0, 0, 0], [0, 1, 0, 0],
+                                     [0, 1, 0, 0]]),
+      x(f.MASK): np.array([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 0]]),
+  }
+  # The padding entry of a chunk is never a candidate, whatever its score.
+  chunks[x(f.LOG_PRICE)][0, 3] = 99.0
+  callback = best_checkpoint.CandidateHitrate(
+      lambda: [{k: tf.constant(v[:2]) for k, v in chunks.items()},
+               {k: tf.constant(v[2:]) for k, v in chunks.items()}], "5%")
+  callback.set_model(_ScoreIsPrice())
+  logs = {}
+  callback.on_epoch_end(0, logs)
+  assert logs == {best_checkpoint.CANDIDATE_HITRATE_LOG: pytest.approx(
+      1 / 3), best_checkpoint.TOWER_WEIGHT_LOG: 1.0}
+  # K = 2: r1's top 2 are 0.7 (bought) and 0.5; r2's 0.9 and 0.8 (bought).
+  callback = best_checkpoint.CandidateHitrate(
+      lambda: [{k: tf.constant(v) for k, v in chunks.items()}], "2")
+  callback.set_model(_ScoreIsPrice())
+  assert callback.hitrate() == pytest.approx(2 / 3)
+
+
+class _TwoParts(tf.keras.Model):
+  """A stand-in model with a head: its towers score the log price, its head
+  the fine score; the score is tower_weight * towers + head."""
+
+  def __init__(self):
+    super().__init__()
+    self.head = _Weighted()
+
+  def score_parts(self, inputs):
+    x = lambda key: tf.cast(inputs[f.transformed_name(key)], tf.float32)
+    return x(f.LOG_PRICE), x(f.FINE_SCORE)
+
+  def call(self, inputs, training=False):
+    return self.head.combine(*self.score_parts(inputs))
+
+
+class _Weighted(tf.Module):
+
+  def __init__(self):
+    super().__init__()
+    self.tower_weight = tf.Variable(1.0, trainable=False)
+
+  def combine(self, two_tower, head):
+    return self.tower_weight * two_tower + head
+
+
+def test_the_towers_weight_is_chosen_on_the_candidate_sets():
+  x = f.transformed_name
+  # One request of 8 candidates (5% -> K 1) that buys entry 3: the towers
+  # rank entry 0 first (3.5 against 2), the head entry 3 (1 against 0), so
+  # entry 3 comes first only while the towers weigh at most 0.5 (at 1:
+  # 3.5 > 2 + 1; at 0.5: 1.75 < 1 + 1).
+  chunk = {x(f.REQUEST_ID): np.array([b"r1"]),
+           x(f.LOG_PRICE): np.array([[3.5, 0, 0, 2.0, 0, 0, 0, 0]],
+                                    np.float32),
+           x(f.FINE_SCORE): np.array([[0.0, 0, 0, 1.0, 0, 0, 0, 0]],
+                                     np.float32),
+           x(f.LABEL_PURCHASE): np.array([[0, 0, 0, 1, 0, 0, 0, 0]]),
+           x(f.MASK): np.ones((1, 8), np.int64)}
+  callback = best_checkpoint.CandidateHitrate(
+      lambda: [{k: tf.constant(v) for k, v in chunk.items()}], "5%")
+  model = _TwoParts()
+  callback.set_model(model)
+  assert callback.hitrates() == {1.0: 0.0, 0.5: 1.0, 0.25: 1.0, 0.0: 1.0}
+  logs = {}
+  callback.on_epoch_end(0, logs)
+  # Ties go to the larger weight.
+  assert logs[best_checkpoint.TOWER_WEIGHT_LOG] == 0.5
+  assert logs[best_checkpoint.CANDIDATE_HITRATE_LOG] == 1.0
+  assert callback.hitrate() == 0.0  # As the model scores now (weight 1).
+  model.head.tower_weight.assign(0.5)
+  assert callback.hitrate() == 1.0
+
+
 def test_hparams_refuse_an_unknown_checkpoint_metric():
   with pytest.raises(ValueError, match="checkpoint_metric must be one of"):
     hparams_lib.HParams(checkpoint_metric="accuracy")
   with pytest.raises(ValueError, match="dropout"):
     hparams_lib.HParams(dropout=1.0)
+  with pytest.raises(ValueError, match="id_dropout"):
+    hparams_lib.HParams(id_dropout=-0.1)
+  with pytest.raises(ValueError, match="teacher_transform must be one of"):
+    hparams_lib.HParams(teacher_transform="softmax")
 
 
 def _catalog(num_items=5, seed=0):
@@ -65,7 +160,7 @@ def _catalog(num_items=5, seed=0):
   mask = np.ones((1, num_items), np.int64)
   features = batches.tower_features(rng, mask)
   keys = [f.transformed_name(k) for k in towers.ITEM_FEATURES
-          + towers.ITEM_DENSE_FEATURES]
+          + towers.ITEM_DENSE_FEATURES + (f.LOG_PRICE,)]
   return catalog_lib.Catalog(
       np.array([f"item{k}".encode() for k in range(num_items)], object),
       {k: features[k].reshape(-1) for k in keys})
@@ -77,9 +172,10 @@ def test_read_catalog_keeps_valid_entries_in_order():
            x(f.MASK): np.array([[1, 1, 0], [1, 0, 0]])}
   for key in towers.ITEM_FEATURES:
     batch[x(key)] = np.array([[1, 2, 0], [3, 0, 0]])
-  for key in towers.ITEM_DENSE_FEATURES:
+  for key in towers.ITEM_DENSE_FEATURES + (f.LOG_PRICE,):
     batch[x(key)] = np.array([[0.5, 1.5, 0], [2.5, 0, 0]], np.float32)
   got = catalog_lib.read_catalog([batch])
+  assert got.features[x(f.LOG_PRICE)].tolist() == [0.5, 1.5, 2.5]
   assert got.item_ids.tolist() == [b"a", b"b", b"c"]
   assert got.features[x(f.BRAND)].tolist() == [1, 2, 3]
   assert got.features[x(f.CTR_SCORE)].dtype == np.float32
