@@ -45,13 +45,41 @@ def test_written_tables_match_the_contract_exactly(tmp_path):
                                            f))
       assert [(x.name, x.type) for x in schema] == [
           (col.name, col.type) for col in table.columns], (name, f)
-  # 400 requests in files of 150: three request files; candidates only for
-  # the newest 10% = 40 requests, all in the last file.
+  # 400 requests in files of 150: three request files; candidate sets of
+  # the newest 20% = 80 requests and of a 20% sample of the 320 others.
   assert len(os.listdir(c.table_dir(str(tmp_path), c.REQUESTS))) == 3
   assert summary["rows"][c.REQUESTS] == 400
   assert summary["rows"][c.IMPRESSIONS] == 400 * cfg.coarse_size
-  assert summary["rows"][c.CANDIDATES] == 40 * cfg.retrieval_size
+  assert summary["rows"][c.CANDIDATES] % cfg.retrieval_size == 0
+  logged = summary["rows"][c.CANDIDATES] // cfg.retrieval_size
+  assert 80 + 320 * 0.2 - 25 < logged < 80 + 320 * 0.2 + 25  # 3 sigma
   assert summary["rows"][c.ITEMS] == 500
+
+
+def test_early_candidate_sets_are_a_sample_that_changes_nothing_else():
+  base = dict(num_requests=1000, num_items=600, requests_per_file=400,
+              seed=2)
+  none, _, _ = world_lib.generate(config_lib.WorldConfig(
+      **base, early_candidate_log_share=0.0))
+  some, _, _ = world_lib.generate(config_lib.WorldConfig(
+      **base, early_candidate_log_share=0.3))
+  for name in c.TABLES:
+    if name != c.CANDIDATES:
+      assert none[name].equals(some[name]), name
+  requests = some[c.REQUESTS].to_pandas().sort_values(c.TS)
+  newest = set(requests[c.REQUEST_ID].iloc[-200:])
+  only_newest = set(none[c.CANDIDATES][c.REQUEST_ID].to_pylist())
+  assert only_newest == newest
+  sets = some[c.CANDIDATES].to_pandas().groupby(c.REQUEST_ID)
+  assert set(sets.size()) == {config_lib.WorldConfig().retrieval_size}
+  early = set(sets.groups) - newest
+  assert newest <= set(sets.groups)
+  assert 800 * 0.3 - 45 < len(early) < 800 * 0.3 + 45  # 3 sigma
+  # A logged set is the request's retrieval: the same rows as when only the
+  # newest were logged.
+  both = none[c.CANDIDATES].to_pandas()
+  assert both.equals(some[c.CANDIDATES].to_pandas().pipe(
+      lambda d: d[d[c.REQUEST_ID].isin(newest)]).reset_index(drop=True))
 
 
 def test_refuses_to_overwrite_without_flag(tmp_path):
@@ -107,11 +135,12 @@ def test_funnel_retrieval_coarse_fine_exposure(frames):
     assert (by_score.position[CFG.exposed_size:] == -1).all()
   assert (imp.clicked <= imp.exposed).all()
   assert (imp.purchased <= imp.clicked).all()
-  # Candidates: the newest 10% of requests, the full retrieved set of 500
-  # distinct items with a finite fine score, holding every impression.
+  # Candidates: the newest 20% of requests (and a sample of the others), the
+  # full retrieved set of 500 distinct items with a finite fine score,
+  # holding every impression.
   logged = cand.groupby("request_id")
-  newest = frames[c.REQUESTS].request_id[-int(0.1 * CFG.num_requests):]
-  assert set(logged.groups) == set(newest)
+  newest = frames[c.REQUESTS].request_id[-int(0.2 * CFG.num_requests):]
+  assert set(newest) <= set(logged.groups)
   assert (logged.item_id.nunique() == CFG.retrieval_size).all()
   assert np.isfinite(cand.fine_score).all()
   merged = imp[imp.request_id.isin(newest)].merge(

@@ -64,19 +64,23 @@ def test_every_world_writes_valid_logs(name, tmp_path):
   assert report.ok, report.format()
   assert summary["rows"][c.REQUESTS] == 150
   assert summary["rows"][c.IMPRESSIONS] == 150 * cfg.coarse_size
-  assert summary["rows"][c.CANDIDATES] == 15 * cfg.retrieval_size
+  # The newest 30 requests' candidate sets and a sample of the others'.
+  logged = summary["requests_with_candidates"]
+  assert summary["rows"][c.CANDIDATES] == logged * cfg.retrieval_size
+  assert logged >= 30
   assert summary["fine_ranker"]["ranker"] == cfg.fine_ranker
   if cfg.fine_ranker == "fitted":
     agreement = summary["fine_ranker"]["agreement_by_burn_in_exposure"]
     assert set(agreement) == {"all", "never", "rare", "often"}
-    assert agreement["all"]["requests"] == 15
+    assert agreement["all"]["requests"] == logged
 
 
 def test_default_world_output_is_unchanged():
-  # Digest of the tables the generator wrote before the suite existed.
+  # Digest of the tables the generator wrote before the suite existed, when
+  # only the newest requests' candidate sets were logged.
   tables, _, _ = world_lib.generate(worlds.world_config(
       "default", num_requests=300, num_items=600, requests_per_file=120,
-      seed=11))
+      seed=11, candidate_log_share=0.1, early_candidate_log_share=0.0))
   digest = hashlib.sha256()
   for name in sorted(tables):
     digest.update(name.encode())
@@ -181,6 +185,85 @@ def test_purchase_weights_move_purchases_towards_the_price_level():
                   - world.users.preferred_log_price[users]).mean()
 
   assert bought_gap(2.0) < bought_gap(0.0) - 0.1
+
+
+def test_a_category_is_searched_with_several_words_some_shared():
+  cfg = config_lib.WorldConfig(num_requests=3000, num_items=3000,
+                               num_categories=20,
+                               category_vocabulary="numbered",
+                               brands_per_category=4, seed=4,
+                               query_words_per_category=3,
+                               shared_word_share=0.2)
+  words = population.category_words(cfg)
+  assert words.shape == (20, 3)
+  assert list(words[:, 0]) == [f"cat{k:03d}" for k in range(20)]
+  assert words[1, 1] == "cat001-q1"
+  # 20% of the categories (4) lend their last word to the next one too.
+  shared = [k for k in range(20) if words[k, 2] == words[(k + 1) % 20, 2]]
+  assert len(shared) == 4
+  tables, world, _ = world_lib.generate(cfg)
+  queries = tables[c.REQUESTS][c.QUERY].to_pylist()
+  a = world.arrivals
+  for query, intent, word in zip(queries, a.intent, a.word):
+    assert query.split()[-1] == words[intent, word]
+  # The name first and most often: weights 1, 1/2, 1/3.
+  share = np.bincount(a.word, minlength=3) / a.word.size
+  np.testing.assert_allclose(share, np.array([6, 3, 2]) / 11, atol=0.03)
+  # One word per category (the default) draws nothing more: the world is
+  # the one it was.
+  plain = world_lib.SyntheticWorld(dataclasses.replace(
+      cfg, query_words_per_category=1, shared_word_share=0.0))
+  np.testing.assert_array_equal(plain.arrivals.intent, a.intent)
+  assert not plain.arrivals.word.any()
+
+
+def test_new_items_are_retrieved_only_after_their_launch():
+  cfg = config_lib.WorldConfig(num_requests=2000, num_items=2000, seed=5,
+                               new_item_share=0.3, requests_per_file=500,
+                               early_candidate_log_share=1.0)
+  tables, world, logs = world_lib.generate(cfg)
+  launch = world.catalog.launch
+  assert 0.25 < np.mean(launch > 0) < 0.35
+  request = np.concatenate([l.cand_request for l in logs])
+  item = np.concatenate([l.cand_item for l in logs])
+  tau = (world.arrivals.ts[request] - cfg.start_ts) / (cfg.end_ts
+                                                        - cfg.start_ts)
+  assert (launch[item] <= tau).all()
+  # New items are retrieved once out: among the last quarter's candidates.
+  assert (launch[item[tau > 0.75]] > 0).mean() > 0.1
+  # No one bought a new item before the period.
+  assert not (launch[world.users.history_items] > 0).any()
+
+
+def test_repeat_purchases_and_buy_again_retrieval():
+  def history_share(**kwargs):
+    cfg = config_lib.WorldConfig(num_requests=2000, num_items=2000, seed=6,
+                                 history_mean_length=8.0, **kwargs)
+    tables, world, logs = world_lib.generate(cfg)
+    u = world.users
+    bought_before = {(user, item) for user in range(cfg.users)
+                     for item in u.history_items[
+                         u.history_offsets[user]:u.history_offsets[user + 1]]}
+    tx = tables[c.TRANSACTIONS].to_pandas()
+    pairs = zip(tx.user_id.str[1:].astype(int), tx.item_id.str[1:].astype(int))
+    return np.mean([pair in bought_before for pair in pairs])
+
+  assert history_share(w_repeat=1.5, retrieval_history_weight=2.0) > (
+      history_share() + 0.05)
+
+
+def test_trends_move_what_sells_over_the_period():
+  cfg = config_lib.WorldConfig(num_requests=6000, num_items=2000, seed=7,
+                               trend_sigma=2.0)
+  tables, world, _ = world_lib.generate(cfg)
+  imp = tables[c.IMPRESSIONS].to_pandas()
+  req = tables[c.REQUESTS].to_pandas().set_index(c.REQUEST_ID)[c.TS]
+  imp = imp[imp.exposed]
+  late = (req.loc[imp.request_id].to_numpy() - cfg.start_ts) > (
+      0.5 * (cfg.end_ts - cfg.start_ts))
+  trend = world.catalog.trend[imp.item_id.str[1:].astype(int).to_numpy()]
+  # Items whose popularity rises are shown more late than early.
+  assert trend[late].mean() > trend[~late].mean() + 0.2
 
 
 # --- The fitted fine ranker ---------------------------------------------------
@@ -333,8 +416,8 @@ def test_fitted_fine_ranker_beats_popularity_at_ndcg10():
 def test_agreement_report_by_exposure_bucket(fitted):
   _, world, logs = fitted
   report = world.fine_agreement(logs)
-  assert report["all"]["candidates"] == (
-      FITTED.candidate_log_share * FITTED.num_requests * FITTED.retrieval_size)
+  logged = np.unique(_concat(logs, "cand_request")).size
+  assert report["all"]["candidates"] == logged * FITTED.retrieval_size
   assert sum(report[b]["candidates"] for b in ("never", "rare", "often")) == (
       report["all"]["candidates"])
   assert report["all"]["spearman"] > 0.2

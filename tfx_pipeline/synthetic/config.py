@@ -76,8 +76,16 @@ class WorldConfig:
     days: length of the simulated period; request times are uniform in it.
     start_ts: unix time of the start of the period.
     candidate_log_share: share of requests, the newest, whose full retrieved
-      candidate set is logged in `candidates` with fine scores (the eval
-      sample; it matches the default 10% time split).
+      candidate set is logged in `candidates` with fine scores: 0.2 logs
+      the eval and validation periods of the default time split (10% and
+      10%), so the model is evaluated, and its checkpoint chosen, on the
+      sets it will rank.
+    early_candidate_log_share: share of the other requests whose candidate
+      set is logged too, drawn at random (a stream of its own, so the rest
+      of the world does not change with it): production logs the coarse
+      stage's input for a sample of traffic; the pipeline draws training
+      negatives from these sets and chooses its checkpoint on those of the
+      validation period.
     users_table_share: share of users present in the optional `users` table.
     history_mean_length: mean length of a user's pre-period purchase history
       (Poisson, capped at history_max_length).
@@ -125,6 +133,22 @@ class WorldConfig:
       bucket that shows the fine ranker's candidates in random order, as
       production teams reserve a little random traffic to collect feedback
       that the ranker's own choices have not selected.
+    query_words_per_category: each category is searched with this many
+      words: its own name (the `category` column) and others that are not
+      in the catalog (1: the name only). A request picks one, the k-th
+      with weight 1 / k.
+    shared_word_share: share of categories whose last query word is also a
+      query word of the next category (an ambiguous word).
+    w_repeat: utility of an item the user bought before (repeat purchases
+      of consumables); 0: none.
+    retrieval_history_weight: weight of "the user bought it before" in
+      retrieval's logits (buy-again retrieval); 0: none.
+    new_item_share: share of the catalog launched during the period, at a
+      uniform time: not retrievable before it, never in a pre-period
+      history or the burn-in.
+    trend_sigma: an item's log popularity moves by trend * (time since the
+      period's start) / (the period's length), trend ~ N(0, trend_sigma):
+      what sold in the train period is not what sells in the eval period.
   """
 
   num_requests: int = 5_000
@@ -159,7 +183,8 @@ class WorldConfig:
   attribution_window_s: int = DAY_S
   days: int = 30
   start_ts: int = DEFAULT_START_TS
-  candidate_log_share: float = 0.1
+  candidate_log_share: float = 0.2
+  early_candidate_log_share: float = 0.2
   users_table_share: float = 0.95
   history_mean_length: float = 4.0
   history_max_length: int = 20
@@ -177,6 +202,12 @@ class WorldConfig:
   fine_ranker: str = "parametric"
   burn_in_share: float = 0.0
   burn_in_exploration_share: float = 0.0
+  query_words_per_category: int = 1
+  shared_word_share: float = 0.0
+  w_repeat: float = 0.0
+  retrieval_history_weight: float = 0.0
+  new_item_share: float = 0.0
+  trend_sigma: float = 0.0
 
   def __post_init__(self):
     if self.num_requests < 1:
@@ -208,7 +239,16 @@ class WorldConfig:
     if self.num_items < self.num_categories * self.brands_per_category:
       raise ValueError("num_items must be at least "
                        "num_categories * brands_per_category")
-    checks.in_unit_interval(self, "candidate_log_share", "users_table_share",
+    if self.query_words_per_category < 1:
+      raise ValueError("query_words_per_category must be >= 1, got "
+                       f"{self.query_words_per_category}")
+    if min(self.w_repeat, self.retrieval_history_weight,
+           self.trend_sigma) < 0:
+      raise ValueError("w_repeat, retrieval_history_weight and trend_sigma "
+                       "must be >= 0")
+    checks.in_unit_interval(self, "candidate_log_share",
+                            "early_candidate_log_share", "users_table_share",
+                            "shared_word_share", "new_item_share",
                             "burn_in_share", "burn_in_exploration_share",
                             "fine_head_share", "query_brand_prob",
                             "query_modifier_prob")

@@ -25,6 +25,30 @@ def category_names(cfg: config_lib.WorldConfig) -> np.ndarray:
   return np.char.mod("cat%03d", np.arange(cfg.num_categories))
 
 
+def _is_shared(category: int, share: float) -> bool:
+  """Whether a category's last query word is the next one's too: a fixed
+  spread of `share` of the categories (no random draw)."""
+  return share > 0 and int(category * share) != int((category + 1) * share)
+
+
+def category_words(cfg: config_lib.WorldConfig) -> np.ndarray:
+  """str `[num_categories, query_words_per_category]`: the words each
+  category is searched with, its name first. The others ("<name>-q<k>") are
+  in no catalog column; with `shared_word_share`, a category's last word is
+  replaced by the next category's last word, which then leads to both."""
+  names = category_names(cfg)
+  words = np.empty((names.shape[0], cfg.query_words_per_category),
+                   dtype=object)
+  words[:, 0] = names
+  for k in range(1, cfg.query_words_per_category):
+    words[:, k] = np.char.add(names, f"-q{k}").astype(object)
+  if cfg.query_words_per_category > 1:
+    for c in range(names.shape[0]):
+      if _is_shared(c, cfg.shared_word_share):
+        words[c, -1] = words[(c + 1) % names.shape[0], -1]
+  return words
+
+
 @dataclasses.dataclass(frozen=True)
 class Catalog:
   """Items; arrays are indexed by item index, `[num_items]` unless noted."""
@@ -36,6 +60,10 @@ class Catalog:
   vector: np.ndarray  # float32 [num_items, dim] (hidden).
   fine_confidence: np.ndarray  # float32 in (0, 1): 1 = head (hidden).
   fine_bias: np.ndarray  # float32 fine ranker's per-item bias (hidden).
+  # Launch time as a share of the period ((0, 1) for new items, -inf for
+  # the others) and the log-popularity trend per period (hidden).
+  launch: np.ndarray  # float64.
+  trend: np.ndarray  # float32.
   # Items grouped by category, with cumulative within-category popularity
   # shifted by the category index, for vectorised sampling.
   by_category: np.ndarray  # int32 item indices sorted by category.
@@ -67,6 +95,7 @@ class Arrivals:
   brand: np.ndarray  # int32 brand index named in the query, -1 if none.
   modifier: np.ndarray  # int32 index into MODIFIER_WORDS, -1 if none.
   activity: np.ndarray  # float64 [num_users] request rate of each user.
+  word: np.ndarray  # int32 index into category_words' row of the intent.
 
 
 def _sample_grouped(rng: np.random.Generator, cum: np.ndarray,
@@ -143,7 +172,17 @@ def make_catalog(cfg: config_lib.WorldConfig,
                      ).astype(np.float32)
   fine_bias = rng.normal(0.0, cfg.fine_tail_bias, size=n).astype(np.float32)
 
-  by_category, by_category_cum = _grouped_cumsum(category, popularity)
+  launch = np.full(n, -np.inf)
+  trend = np.zeros(n, np.float32)
+  if cfg.new_item_share or cfg.trend_sigma:
+    # A stream of its own: worlds without these mechanisms are unchanged.
+    extra = np.random.default_rng([cfg.seed, 5])
+    new = extra.random(n) < cfg.new_item_share
+    launch[new] = extra.random(int(new.sum()))
+    trend = extra.normal(0.0, cfg.trend_sigma, size=n).astype(np.float32)
+  # Pre-period purchases (histories) are drawn among items already out.
+  by_category, by_category_cum = _grouped_cumsum(
+      category, popularity * (launch < 0) + 1e-300)
   brand_pop = np.bincount(brand, weights=popularity,
                           minlength=brand_of_category.size)
   _, brand_cum = _grouped_cumsum(
@@ -152,6 +191,7 @@ def make_catalog(cfg: config_lib.WorldConfig,
                  log_price=log_price, popularity=popularity,
                  z_popularity=z_pop, vector=vector,
                  fine_confidence=fine_confidence, fine_bias=fine_bias,
+                 launch=launch, trend=trend,
                  by_category=by_category, by_category_cum=by_category_cum,
                  brand_popularity_cum=brand_cum,
                  brand_of_category=brand_of_category)
@@ -254,5 +294,10 @@ def make_arrivals(cfg: config_lib.WorldConfig, catalog: Catalog, users: Users,
   modifier = np.where(rng.random(n) < cfg.query_modifier_prob,
                       rng.integers(0, len(MODIFIER_WORDS), size=n),
                       -1).astype(np.int32)
+  word = np.zeros(n, np.int32)
+  if cfg.query_words_per_category > 1:  # The last draw: nothing else moves.
+    weight = 1.0 / np.arange(1, cfg.query_words_per_category + 1)
+    word = rng.choice(weight.size, size=n, p=weight / weight.sum()
+                      ).astype(np.int32)
   return Arrivals(ts=ts, user=user, intent=intent, brand=brand,
-                  modifier=modifier, activity=activity)
+                  modifier=modifier, activity=activity, word=word)

@@ -61,10 +61,25 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
   return np.argpartition(-scores, k - 1, axis=1)[:, :k]
 
 
+def _history_matrix(users: population.Users, user: np.ndarray,
+                    num_items: int) -> np.ndarray:
+  """float32 `[len(user), num_items]`: 1 where the request's user bought
+  the item before the period (its history)."""
+  starts = users.history_offsets[user]
+  lengths = users.history_offsets[user + 1] - starts
+  rows = np.repeat(np.arange(user.shape[0]), lengths)
+  items = users.history_items[
+      np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+                lengths) + np.arange(lengths.sum())]
+  out = np.zeros((user.shape[0], num_items), np.float32)
+  out[rows, items] = 1.0
+  return out
+
+
 def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
                     users: population.Users,
                     arrivals: population.Arrivals, req: np.ndarray,
-                    first_logged: int, rng: np.random.Generator,
+                    logged: np.ndarray, rng: np.random.Generator,
                     fine_scorer: FineScorer = None,
                     explore_share: float = 0.0) -> dict:
   """Simulates requests `req`; returns flat row arrays keyed like ChunkLogs."""
@@ -73,19 +88,37 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
   qbrand = arrivals.brand[req]
   user = arrivals.user[req]
 
-  # Retrieval: k distinct items by Gumbel-top-k on popularity, intent, brand.
-  logits = (0.5 * np.log(catalog.popularity)[None, :].astype(np.float32)
+  # The request's time as a share of the period (negative in the burn-in):
+  # items launch and popularity moves with it.
+  tau = ((arrivals.ts[req] - cfg.start_ts)
+         / float(cfg.end_ts - cfg.start_ts)).astype(np.float32)
+  log_popularity = np.log(catalog.popularity)[None, :].astype(np.float32)
+  if cfg.trend_sigma:
+    log_popularity = log_popularity + catalog.trend[None, :] * tau[:, None]
+  bought_before = (_history_matrix(users, user, catalog.category.shape[0])
+                   if cfg.w_repeat or cfg.retrieval_history_weight else None)
+  # Retrieval: k distinct items by Gumbel-top-k on popularity, intent, brand
+  # (and what the user bought before), among the items already launched.
+  logits = (0.5 * log_popularity
             + cfg.retrieval_category_weight
             * (catalog.category[None, :] == intent[:, None])
             + 1.5 * (catalog.brand[None, :] == qbrand[:, None])
             + rng.gumbel(size=(r, catalog.category.shape[0])
                          ).astype(np.float32))
+  if cfg.retrieval_history_weight:
+    logits += cfg.retrieval_history_weight * bought_before
+  if cfg.new_item_share:
+    logits = np.where(catalog.launch[None, :] <= tau[:, None], logits,
+                      -np.inf)
   cand = _top_k(logits, k)
   del logits
 
   cat_match = catalog.category[cand] == intent[:, None]
   brand_match = catalog.brand[cand] == qbrand[:, None]
   z = catalog.z_popularity[cand]
+  if cfg.trend_sigma:
+    z = z + catalog.trend[cand] * tau[:, None] / float(
+        np.log(catalog.popularity).std())
   pref = np.einsum("rkd,rd->rk", catalog.vector[cand], users.vector[user]
                    ) / np.sqrt(cfg.embedding_dim)
   price_gap = np.abs(catalog.log_price[cand]
@@ -93,6 +126,9 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
   u_det = (cfg.w_category * cat_match + cfg.w_preference * pref
            + cfg.w_popularity * z + cfg.w_brand * brand_match
            - cfg.w_price * price_gap)
+  if cfg.w_repeat:
+    u_det = u_det + cfg.w_repeat * np.take_along_axis(bought_before, cand,
+                                                      axis=1)
   utility = u_det + rng.normal(0.0, cfg.utility_noise, size=u_det.shape)
   if cfg.purchase_preference_weight or cfg.purchase_price_weight:
     buy_utility = (utility + cfg.purchase_preference_weight * pref
@@ -145,7 +181,6 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
   buy_r, buy_c = np.nonzero(purchased)
   buy_ts = arrivals.ts[req][buy_r] + rng.integers(5, 1800, size=buy_r.size)
 
-  logged = req >= first_logged
   cand_rows = np.repeat(req[logged], k)
   return dict(
       imp_request=np.repeat(req, cfg.coarse_size),
@@ -189,26 +224,37 @@ def _background(cfg: config_lib.WorldConfig, catalog: population.Catalog,
               transaction_utility=np.full(n, np.nan))
 
 
+def logged_requests(cfg: config_lib.WorldConfig, lo: int, hi: int,
+                    rng: np.random.Generator) -> np.ndarray:
+  """bool `[hi - lo]`: requests [lo, hi) whose candidate set is logged: the
+  newest `candidate_log_share`, and `early_candidate_log_share` of the
+  others drawn with `rng`."""
+  first_logged = cfg.num_requests - int(
+      round(cfg.candidate_log_share * cfg.num_requests))
+  early = rng.random(hi - lo) < cfg.early_candidate_log_share
+  return (np.arange(lo, hi) >= first_logged) | early
+
+
 def simulate_chunk(cfg: config_lib.WorldConfig, catalog: population.Catalog,
                    users: population.Users, arrivals: population.Arrivals,
                    lo: int, hi: int, rng: np.random.Generator,
                    fine_scorer: FineScorer = None,
-                   log_candidates: bool = True,
+                   logged: Optional[np.ndarray] = None,
                    explore_share: float = 0.0) -> ChunkLogs:
   """Simulates requests [lo, hi) (indices in time order).
 
-  `fine_scorer` replaces the parametric fine ranker; `log_candidates` False
-  logs no candidate sets, and `explore_share` of the requests show the fine
-  ranker's candidates in random order (both for the burn-in).
+  `fine_scorer` replaces the parametric fine ranker; `logged` (bool
+  `[hi - lo]`, see `logged_requests`) says whose candidate set is logged,
+  None none; `explore_share` of the requests show the fine ranker's
+  candidates in random order (for the burn-in).
   """
-  first_logged = cfg.num_requests - int(
-      round(cfg.candidate_log_share * cfg.num_requests))
-  if not log_candidates:
-    first_logged = hi
+  if logged is None:
+    logged = np.zeros(hi - lo, dtype=bool)
   step = sub_batch_size(cfg.num_items)
   parts = [
       _simulate_batch(cfg, catalog, users, arrivals,
-                      np.arange(s, min(s + step, hi)), first_logged, rng,
+                      np.arange(s, min(s + step, hi)),
+                      logged[s - lo:min(s + step, hi) - lo], rng,
                       fine_scorer, explore_share)
       for s in range(lo, hi, step)
   ]

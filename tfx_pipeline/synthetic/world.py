@@ -47,6 +47,8 @@ class SyntheticWorld:
     config: the WorldConfig.
     catalog, users, arrivals: the population (hidden parameters included).
     category_names: the word naming each category.
+    category_words: the words each category is searched with
+      (population.category_words).
     burn_in: with a fitted fine ranker, the burn-in's `requests` and
       `impressions` tables (contract tables, not written); else empty.
     fine_ranker: the FittedFineRanker, or None for the parametric one.
@@ -60,6 +62,7 @@ class SyntheticWorld:
     self.arrivals = population.make_arrivals(config, self.catalog, self.users,
                                              rng)
     self.category_names = population.category_names(config)
+    self.category_words = population.category_words(config)
     self._item_id = pa.array(item_ids(np.arange(config.num_items)))
     self._user_id = pa.array(user_ids(np.arange(config.users)))
     self.burn_in: Dict[str, pa.Table] = {}
@@ -109,9 +112,10 @@ class SyntheticWorld:
 
   def query_text(self, req: np.ndarray,
                  arrivals: Optional[population.Arrivals] = None) -> np.ndarray:
-    """Query strings: [modifier] [brand] category word."""
+    """Query strings: [modifier] [brand] category word (the intent's name,
+    or another of its query words)."""
     a = self.arrivals if arrivals is None else arrivals
-    words = self.category_names[a.intent[req]].astype(object)
+    words = self.category_words[a.intent[req], a.word[req]].astype(object)
     brand = a.brand[req]
     has_brand = brand >= 0
     words[has_brand] = (np.char.mod("b%03d ", brand[has_brand]).astype(object)
@@ -193,9 +197,11 @@ class SyntheticWorld:
                                           ranker.items)
         scorer = functools.partial(_score_chunk, ranker, ctx, lo)
       rng = np.random.default_rng([cfg.seed, stream, index])
+      logged = None if burn_in else simulate.logged_requests(
+          cfg, lo, hi, np.random.default_rng([cfg.seed, 4, index]))
       logs = simulate.simulate_chunk(
           cfg, self.catalog, self.users, arrivals, lo, hi, rng,
-          fine_scorer=scorer, log_candidates=not burn_in,
+          fine_scorer=scorer, logged=logged,
           explore_share=cfg.burn_in_exploration_share if burn_in else 0.0)
       yield Chunk(tables=self._tables(logs, requests), logs=logs)
 
