@@ -17,6 +17,7 @@ from models import catalog
 from models import features as f
 from models import hparams as hparams_lib
 from models import model as model_lib
+from models import ordered_input
 from models import serving
 from models.layers import match
 from models.layers import towers
@@ -169,10 +170,16 @@ def fit(fn_args: fn_args_utils.FnArgs, build_fn: BuildFn,
         items: Optional[catalog.Catalog] = None):
   """Trains `build_fn`'s model; keeps the checkpoint `hparams` chooses.
 
+  Deterministic: the same examples, settings and seed give the same model.
+  The batches come in an order set by the examples and the seed alone
+  (ordered_input.py), weights start from the seed, and TensorFlow's ops run
+  deterministically.
+
   Returns:
     (model with the best checkpoint's weights, training summary).
   """
   tf.keras.utils.set_random_seed(hparams.seed)
+  tf.config.experimental.enable_op_determinism()
   tf_transform_output = tft.TFTransformOutput(_transform_dir(fn_args))
   tables = None
   if hparams.match_head:
@@ -181,12 +188,12 @@ def fit(fn_args: fn_args_utils.FnArgs, build_fn: BuildFn,
                            tf_transform_output)
     tables = match_tables(fn_args.train_files, fn_args.data_accessor,
                           tf_transform_output, items)
-  train = input_fn(fn_args.train_files, fn_args.data_accessor,
-                   tf_transform_output, hparams.batch_size, shuffle=True,
-                   seed=hparams.seed)
-  evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor,
-                        tf_transform_output, hparams.batch_size,
-                        shuffle=False)
+  train = ordered_input.dataset(fn_args.train_files, tf_transform_output,
+                                hparams.batch_size, shuffle=True,
+                                seed=hparams.seed)
+  evaluation = ordered_input.dataset(fn_args.eval_files, tf_transform_output,
+                                     hparams.batch_size, shuffle=False,
+                                     seed=hparams.seed)
   model = build_fn(tf_transform_output, hparams, tables)
   checkpoints = min(hparams.checkpoints, fn_args.train_steps)
   steps = fn_args.train_steps // checkpoints
