@@ -11,6 +11,7 @@ again only once its files change (a pusher still writing it).
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from typing import Dict, Iterable, Mapping, Optional, Sequence
@@ -127,6 +128,7 @@ class Model:
       return
     candidates = {v: p for v, p in on_disk.items()
                   if not self._still_refused(v, p)}
+    had_versions = bool(self._loaded)
     while True:
       aspired = self.config.policy.select(list(candidates))
       pending = [v for v in aspired if v not in self._loaded]
@@ -135,6 +137,10 @@ class Model:
       if not self._load(pending[0], candidates[pending[0]]):
         del candidates[pending[0]]
     self._unload(sorted(set(self._loaded) - set(aspired)))
+    if had_versions and not self._loaded:
+      _LOG.warning("model %s: no version left to serve under %s; requests "
+                   "get UNAVAILABLE until one is written", self.name,
+                   self.config.base_path)
 
   def servable(self, version: Optional[int] = None,
                label: Optional[str] = None) -> servable_lib.Servable:
@@ -187,10 +193,18 @@ class Manager:
       config_lib.ConfigError: a model's base path does not exist.
     """
     for model in self._models.values():
-      if not tf.io.gfile.isdir(model.config.base_path):
+      base_path = model.config.base_path
+      if not tf.io.gfile.isdir(base_path):
         raise config_lib.ConfigError(
-            f"base path {model.config.base_path!r} of model {model.name!r} "
+            f"base path {base_path!r} of model {model.name!r} "
             "is not a directory")
+      if tf.io.gfile.exists(os.path.join(base_path,
+                                         layout.SAVED_MODEL_FILE)):
+        raise config_lib.ConfigError(
+            f"base path {base_path!r} of model {model.name!r} looks like a "
+            f"version folder (it holds {layout.SAVED_MODEL_FILE}); pass its "
+            f"parent, {os.path.dirname(os.path.normpath(base_path))!r}, "
+            "which holds the numbered versions")
       model.poll()
       if not model.states():
         _LOG.warning("model %s: no version under %s yet", model.name,

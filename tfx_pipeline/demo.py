@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import os
+import time
 from typing import List, Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ from components.validation import metrics
 from components.validation import report
 from serving import client as client_lib
 from serving import config as serving_config
+from serving import layout
 from serving import server as server_lib
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
@@ -75,9 +77,20 @@ def run_demo(out_dir: str, cfg: DemoConfig = DemoConfig(),
            ""]
   model_dir = os.path.join(result.layout.serving_dir,
                            cfg.pipeline.model_name)
-  if not result.blessed:
+  versions = (layout.list_versions(model_dir) if os.path.isdir(model_dir)
+              else {})
+  if not versions:
     lines.append(f"no model was blessed, so none is served ({model_dir})")
     return "\n".join(lines)
+  if not result.blessed:
+    # An earlier run's blessed model is still the pushed one: serve it, and
+    # say so.
+    version, path = max(versions.items())
+    pushed_at = time.strftime("%Y-%m-%d %H:%M:%S",
+                              time.localtime(os.path.getmtime(path)))
+    lines.append(f"this run's model was not blessed; serving version "
+                 f"{version}, pushed by an earlier run at {pushed_at} "
+                 f"({path})")
   server = server_lib.ModelServer(
       serving_config.from_flags(cfg.pipeline.model_name, model_dir, None),
       port=0, host="127.0.0.1")

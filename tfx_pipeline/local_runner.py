@@ -1,8 +1,10 @@
 """The local runner: the one place a pipeline runs on LocalDagRunner, and where its outputs are found through ML Metadata."""
 
 import dataclasses
+import glob
 import logging
 import os
+import shutil
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -45,6 +47,25 @@ TF_EXIT_PLUGIN = "components.tf_exit"
 
 class NoRunError(FileNotFoundError):
   """No run (or not the one asked for) is recorded in the ML Metadata store."""
+
+
+class Interrupted(RuntimeError):
+  """The run was interrupted (Ctrl-C); the running components' partial
+  outputs were removed.
+
+  Attributes:
+    components: the components that were running.
+    removed: the output folders removed.
+  """
+
+  def __init__(self, components: Sequence[str], removed: Sequence[str]):
+    self.components = list(components)
+    self.removed = list(removed)
+    during = ", ".join(components) or "the pipeline's start"
+    super().__init__(
+        f"interrupted during {during}"
+        + (f"; removed its partial outputs ({len(removed)} folders)"
+           if removed else ""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +293,35 @@ def format_runs(runs: Sequence[ComponentRun], total_s: float) -> str:
   return "\n".join(lines)
 
 
+def _interrupted(layout: OutputLayout, pipeline_name: str) -> Interrupted:
+  """Removes the output folders of the newest run's running components.
+
+  A component writes its outputs under `<pipeline_root>/<component>/<key>/
+  <execution id>/` before ML Metadata records them. Its execution stays
+  "running" there, and a later run never reuses it from its cache; without
+  its folders nothing can read a partial output either.
+  """
+  try:
+    running = [r for r in read_run(layout.output_dir, pipeline_name
+                                   ).components if r.state == "running"]
+  except NoRunError:
+    return Interrupted([], [])
+  removed = []
+  for component in running:
+    folder = os.path.join(layout.pipeline_root, component.component)
+    execution = str(component.execution_id)
+    for path in [*glob.glob(os.path.join(folder, "*", execution)),
+                 os.path.join(folder, ".system", "executor_execution",
+                              execution)]:
+      if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+  logging.warning("interrupted: removed the partial outputs of %s: %s",
+                  ", ".join(r.component for r in running) or "nothing",
+                  ", ".join(removed) or "none")
+  return Interrupted([r.component for r in running], removed)
+
+
 def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
         beam_pipeline_args: Optional[Sequence[str]] = None,
         enable_cache: bool = True) -> RunResult:
@@ -294,6 +344,8 @@ def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
     OutputDirError: `output_dir` cannot be written, before any work.
     LogSchemaError: a schema fault in the logs, before anything runs or is
       written.
+    Interrupted: Ctrl-C (KeyboardInterrupt) during the run; the running
+      components' partial outputs are removed first.
   """
   outputs.check_writable(output_dir)
   log_files.checked_table_files(log_files.LogFiles(logs_dir))
@@ -313,7 +365,10 @@ def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
   logging.info("running pipeline %s up to %s: logs %s -> %s",
                config.pipeline_name, config.stop_after, logs_dir,
                layout.output_dir)
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  except KeyboardInterrupt:
+    raise _interrupted(layout, config.pipeline_name) from None
   result = read_run(layout.output_dir, config.pipeline_name)
   logging.info("pipeline finished in %.1fs\n%s", time.time() - start,
                format_runs(result.components, time.time() - start))

@@ -17,6 +17,8 @@ from components.raw_logs import contract
 BATCH_ROWS = 1 << 20
 # Names of metadata entries in a table folder, never read nor reported.
 _HIDDEN_PREFIXES = (".", "_")
+# The first (and last) bytes of every Parquet file.
+_PARQUET_MAGIC = b"PAR1"
 
 
 class LogSchemaError(ValueError):
@@ -99,6 +101,10 @@ class LogFiles:
           "read): %s", table, len(skipped), ", ".join(skipped))
     names = [i.base_name for i in infos]
     if not names and not contract.TABLES[table].optional:
+      if self._fs.get_file_info(self._root).type == pafs.FileType.NotFound:
+        raise LogSchemaError(
+            table, contract.table_dir(self._logs_dir, table),
+            f"the logs directory {self._logs_dir!r} does not exist")
       raise LogSchemaError(
           table, contract.table_dir(self._logs_dir, table),
           "required table has no .parquet files")
@@ -118,6 +124,20 @@ class LogFiles:
     return digest.hexdigest()
 
   def schema(self, log_file: LogFile) -> pa.Schema:
+    """The file's schema, from its footer, after checking that it starts
+    as a Parquet file does (a file whose first bytes were overwritten has
+    an intact footer and fails only when its data is read)."""
+    try:
+      with self._fs.open_input_file(log_file.path) as stream:
+        head = stream.read(len(_PARQUET_MAGIC))
+    except (pa.ArrowException, OSError) as e:
+      raise LogSchemaError(log_file.table, log_file.path,
+                           f"unreadable Parquet file ({e})") from e
+    if head != _PARQUET_MAGIC:
+      raise LogSchemaError(
+          log_file.table, log_file.path,
+          f"not a Parquet file: it starts with {head!r}, not "
+          f"{_PARQUET_MAGIC!r} (overwritten or not Parquet)")
     with self._open(log_file) as parquet_file:
       return parquet_file.schema_arrow
 

@@ -149,6 +149,20 @@ def test_serve_refuses_an_unreadable_batching_parameters_file(tmp_path,
   assert "error: cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value", [
+    ("--port", "99999"), ("--port", "-5"), ("--rest_api_port", "70000"),
+    ("--rest-api-port", "-1"), ("--port", "http")])
+def test_serve_refuses_a_port_outside_the_range(tmp_path, capsys, flag,
+                                                value):
+  with pytest.raises(SystemExit) as exit_:
+    cli.main(["serve", flag, value, "--model-base-path", str(tmp_path)])
+  assert exit_.value.code == 2
+  err = capsys.readouterr().err
+  assert "argument --" in err and "Traceback" not in err
+  if value != "http":
+    assert f"a port is 1..65535 (0: any free one), got {value}" in err
+
+
 def test_serve_refuses_a_missing_base_path(tmp_path, capsys):
   assert cli.main(["serve", "--port", "0", "--host", "127.0.0.1",
                    "--model-base-path", str(tmp_path / "missing")]) == 2
@@ -178,3 +192,32 @@ def test_query_refuses_a_candidates_file_it_cannot_read(tmp_path, capsys,
 def test_query_needs_a_request_or_a_mode(capsys):
   assert cli.main(["query", "--user-id", "u"]) == 2
   assert "--candidates" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--candidates", "i1,,i2"], "--candidates holds an empty candidate id"),
+    (["--candidates", "i1", ""], "--candidates holds an empty candidate id"),
+    (["--candidates", "i1, "], "--candidates holds an empty candidate id"),
+])
+def test_query_refuses_an_empty_candidate_id(capsys, argv, message):
+  # Refused before any call: no server listens here.
+  assert cli.main(["query", "--server", "127.0.0.1:1", "--user-id", "u",
+                   "--query", "q", *argv]) == 2
+  assert message in capsys.readouterr().err
+
+
+def test_a_candidates_file_with_an_empty_line_is_refused(tmp_path, capsys):
+  path = tmp_path / "candidates.txt"
+  path.write_text("i1\n\ni2\n")
+  assert cli.main(["query", "--server", "127.0.0.1:1", "--user-id", "u",
+                   "--query", "q", "--candidates-file", str(path)]) == 2
+  assert f"--candidates-file {path}: line 2 is an empty candidate id" in (
+      capsys.readouterr().err)
+
+
+def test_serve_refuses_a_version_folder_as_the_base_path(exported, capsys):
+  assert cli.main(["serve", "--port", "0", "--host", "127.0.0.1",
+                   "--model-base-path", exported.export_dir]) == 2
+  err = capsys.readouterr().err
+  assert "looks like a version folder (it holds saved_model.pb)" in err
+  assert f"pass its parent, {os.path.dirname(exported.export_dir)!r}" in err

@@ -403,3 +403,20 @@ def test_stop_refuses_new_calls_and_finishes_those_in_flight(
     assert code == grpc.StatusCode.UNAVAILABLE
     assert in_flight.result().model_spec.version.value == 1
     stopping.join()
+
+
+def test_deleting_the_last_version_is_logged_as_a_warning(fresh_server,
+                                                          requests, caplog):
+  with caplog.at_level(logging.WARNING, logger="serving.manager"):
+    shutil.rmtree(os.path.join(fresh_server.base_path, "1"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        "no version left to serve" in r.getMessage() for r in caplog.records):
+      time.sleep(0.1)
+  (record,) = [r for r in caplog.records
+               if "no version left to serve" in r.getMessage()]
+  assert record.levelno == logging.WARNING
+  assert fresh_server.base_path in record.getMessage()
+  with _client(fresh_server) as client:
+    code, _ = _code(lambda: client.rank(requests[0]))
+  assert code == grpc.StatusCode.UNAVAILABLE

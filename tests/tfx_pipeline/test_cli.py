@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from components.listwise import beam_pipeline
 from components.listwise import params as params_lib
 from components.raw_logs import contract as c
 from tfx_pipeline import cli
@@ -152,6 +154,19 @@ def test_build_examples(logs_dir, tmp_path, capsys):
   assert lists["valid"] == pytest.approx(12, abs=2)
   for split in ("train", "valid", "eval", "catalog", "eval_candidates"):
     assert os.listdir(os.path.join(out, split))
+  # A second run never mixes its shards with the first's: refused, or with
+  # --overwrite the folder replaced whole.
+  stale = os.path.join(out, "train", "data_tfrecord-00009-of-00010.gz")
+  open(stale, "w").close()
+  assert cli.main(["build-examples", "--logs", logs_dir, "--out", out]) == 2
+  assert f"--out {out} already holds outputs" in capsys.readouterr().err
+  assert os.path.exists(stale)
+  assert cli.main(["build-examples", "--logs", logs_dir, "--out", out,
+                   "--overwrite", "--list-size", "25"]) == 0
+  assert not os.path.exists(stale)
+  assert sorted(os.listdir(out)) == sorted(beam_pipeline.OutputPaths.under(
+      "").__dict__)
+  assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
 
 
 def test_build_examples_exit_codes(logs_dir, tmp_path, capsys):
@@ -172,6 +187,17 @@ def test_build_examples_exit_codes(logs_dir, tmp_path, capsys):
   assert cli.main(["build-examples", "--logs", broken, "--out",
                    str(tmp_path / "c")]) == 2
   assert "brand" in capsys.readouterr().err
+  # A file whose first bytes were overwritten: its footer is intact, but it
+  # is refused by name before any work, and nothing is written.
+  pq.write_table(items, path)
+  with open(path, "r+b") as f:
+    f.write(b"\0" * 64)
+  assert cli.main(["build-examples", "--logs", broken, "--out",
+                   str(tmp_path / "d")]) == 2
+  err = capsys.readouterr().err
+  assert "part-00000.parquet" in err and "not a Parquet file" in err
+  assert "Traceback" not in err
+  assert not (tmp_path / "d").exists()
 
 
 def test_dataclass_flags_round_trip():
@@ -218,7 +244,7 @@ def test_report_prints_the_newest_or_a_named_run(pushed, capsys):
   assert cli.main(["report", run_dir]) == 0
   out = capsys.readouterr().out
   assert metrics_uri in out
-  assert "decision on global hitrate@100: BLESSED" in out
+  assert "decision on global hitrate@5%: BLESSED" in out
   assert os.path.join(metrics_uri, "hitrate_at_k.png") in out
   execution = pushed.result.component("HitrateValidator").execution_id
   assert cli.main(["report", run_dir, "--run", str(execution), "--json"]) == 0
@@ -248,7 +274,7 @@ def test_run_exits_3_when_blessing_is_required_and_missing(
   argv = ["run", "--logs", "unused", "--output", "unused"]
   assert cli.main(argv + ["--require-blessing"] * require) == status
   captured = capsys.readouterr()
-  assert "decision on global hitrate@100" in captured.out
+  assert "decision on global hitrate@5%" in captured.out
   assert ("not blessed (--require-blessing)" in captured.err) == (
       status == 3)
 
@@ -345,6 +371,22 @@ def test_beam_arguments_after_the_separator():
       f"--beam_plugins={local_runner.TF_EXIT_PLUGIN}", *portable]
 
 
+def test_an_unknown_beam_option_is_passed_on_with_a_warning(caplog):
+  parse = lambda *argv: cli.build_parser().parse_args(
+      ["run", "--logs", "l", "--output", "o", "--", *argv])
+  with caplog.at_level(logging.WARNING):
+    args = flags.beam_args_from(parse(
+        "--bogus_option=1", "--no_pipeline_type_check",
+        "--direct_runner_bundle_repeat=1", "--flink_parallelism=2"))
+  assert "--bogus_option=1" in args and "--flink_parallelism=2" in args
+  # Beam's own options are known; a typo and an option Beam does not
+  # define are named (and still passed on).
+  (record,) = [r for r in caplog.records if "Beam options" in r.getMessage()]
+  assert record.getMessage().endswith(": --bogus_option, --flink_parallelism")
+  assert flags.unknown_beam_options(["--runner=DirectRunner",
+                                     "--job_endpoint=embed"]) == []
+
+
 @pytest.mark.parametrize("beam_args, message", [
     (["runner=DataflowRunner"], "'runner=DataflowRunner' is not an option"),
     (["--project", "P"], "'P' is not an option"),
@@ -366,3 +408,65 @@ def test_a_malformed_beam_argument_is_a_usage_error(
   assert cli.main(command + ["--"] + beam_args) == 2
   err = capsys.readouterr().err
   assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--k-main", "150%"], "error: --k-main: a cutoff is a positive integer"),
+    (["--ks", "5%", "0"], "error: --ks: a cutoff is a positive integer"),
+    (["--train-steps", "-5"], "error: --train-steps must be >= 1, got -5"),
+    (["--model-learning-rate", "0"],
+     "error: --model-learning-rate must be > 0"),
+    (["--transform-min-frequency", "0"],
+     "error: --transform-min-frequency must be >= 1"),
+    (["--num-random", "-1"], "error: --num-random must be >= 0"),
+])
+def test_a_bad_setting_is_refused_at_once_naming_the_flag(argv, message):
+  # In a fresh process: the refusal comes before TensorFlow, Beam or TFX
+  # is imported, so within a second or two.
+  code = ("import sys; from tfx_pipeline import cli; "
+          f"status = cli.main(['run', '--logs', 'x', '--output', 'y', "
+          f"*{argv!r}]); "
+          "heavy = {'tensorflow', 'apache_beam', 'tfx'} & set(sys.modules); "
+          "assert not heavy, heavy; sys.exit(status)")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                        text=True, check=False)
+  assert proc.returncode == 2, proc.stderr
+  assert message in proc.stderr, proc.stderr
+
+
+def test_generate_names_the_flag_of_a_size_the_world_refuses(tmp_path,
+                                                            capsys):
+  assert cli.main(["generate", "--out", str(tmp_path / "x"), "--items",
+                   "400"]) == 2
+  err = capsys.readouterr().err
+  assert "world 'default': need exposed_size <= coarse_size <= " in err
+  assert "<= --items, got 10, 100, 500, 400" in err
+  assert not (tmp_path / "x").exists()
+
+
+def test_logs_that_do_not_exist_are_named(tmp_path, capsys):
+  missing = str(tmp_path / "nowhere")
+  assert cli.main(["validate-logs", missing]) == 2
+  assert f"the logs directory {missing!r} does not exist" in (
+      capsys.readouterr().err)
+
+
+def test_the_demo_serves_the_pushed_version_when_its_run_is_not_blessed(
+    pushed, tmp_path, monkeypatch):
+  from tfx_pipeline import demo  # pylint: disable=g-import-not-at-top
+  from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
+
+  # This run's model was refused; an earlier run's blessed version is the
+  # one in the serving folder.
+  monkeypatch.setattr(local_runner, "run",
+                      lambda *args, **kwargs: _with_blessing(pushed.result,
+                                                             False))
+  monkeypatch.setattr(write, "write_logs",
+                      lambda *args, **kwargs: {"rows": {}})
+  text = demo.run_demo(str(tmp_path), demo.DemoConfig())
+  version = os.path.basename(pushed.export_dir)
+  assert (f"this run's model was not blessed; serving version {version}, "
+          "pushed by an earlier run at ") in text
+  assert "gRPC Predict:" in text
+  assert f"from model version {version}" in text
+  assert "no model was blessed" not in text

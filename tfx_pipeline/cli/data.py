@@ -27,8 +27,6 @@ def _generate(args: argparse.Namespace) -> int:
   The size and mechanism flags override the world's preset only when given.
   Exit status: 0 written, 2 bad arguments or --out already holds tables.
   """
-  from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
-
   overrides = {field: getattr(args, flag)
                for flag, field in _WORLD_OVERRIDES.items()
                if getattr(args, flag) is not None}
@@ -36,7 +34,16 @@ def _generate(args: argparse.Namespace) -> int:
     cfg = worlds.world_config(args.world, num_requests=args.requests,
                               seed=args.seed, **overrides)
   except ValueError as e:
-    raise flags.UsageError(str(e)) from e
+    # Name the flags typed; the preset's other fields keep their names.
+    flag_of = {field: "--" + flag.replace("_", "-")
+               for flag, field in _WORLD_OVERRIDES.items()}
+    flag_of["num_requests"] = "--requests"
+    raise flags.UsageError(
+        f"world {args.world!r}: " + flags.with_flag_names(str(e), flag_of)
+        + " (the others are the world's preset: "
+        "tfx_pipeline/synthetic/worlds.py)") from e
+  from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
+
   summary = write.write_logs(args.out, cfg, overwrite=args.overwrite)
   print(json.dumps(summary, indent=2) if args.json
         else f"wrote synthetic logs to {args.out}\n"
@@ -65,25 +72,31 @@ def _build_examples(args: argparse.Namespace) -> int:
   """Run the listwise example stage (Beam) outside the pipeline.
 
   Turn a raw logs directory into listwise tf.Examples (train, validation and
-  eval splits, and the catalog), eval candidate sets, quarantined rows and
-  the reconciliation report, with Beam. Arguments after -- go to Beam, e.g.
-  -- --runner=DirectRunner --direct_running_mode=multi_processing
-  --direct_num_workers=2. Exit status: 0 done, 1 quarantine share above the
-  limit, 2 schema error or an output directory that cannot be written.
+  eval splits, the catalog and the validation candidate sets), eval
+  candidate sets, quarantined rows and the reconciliation report, with
+  Beam. An --out that holds outputs is refused, or with --overwrite
+  replaced whole once the run succeeds (never mixed). Arguments after --
+  go to Beam, e.g. -- --runner=DirectRunner
+  --direct_running_mode=multi_processing --direct_num_workers=2. Exit
+  status: 0 done, 1 quarantine share above the limit, 2 schema error
+  (every file's header and footer are checked first) or an output
+  directory that cannot be written or already holds outputs.
   """
+  params = flags.dataclass_from_args(params_lib.ListwiseParams, args)
+  beam_args = flags.checked_beam_args(args.beam_args)
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
   from components.listwise import beam_pipeline  # pylint: disable=g-import-not-at-top
   from components.listwise import report as report_lib  # pylint: disable=g-import-not-at-top
 
-  params = flags.dataclass_from_args(params_lib.ListwiseParams, args)
-  options = PipelineOptions(flags.checked_beam_args(args.beam_args))
-  outputs.check_writable(args.out)
-  out = beam_pipeline.OutputPaths.under(args.out)
-  report = beam_pipeline.run(args.logs, params, out,
-                             lambda: beam.Pipeline(options=options))
+  options = PipelineOptions(beam_args)
+  with outputs.fresh(args.out, args.overwrite) as folder:
+    report = beam_pipeline.run(args.logs, params,
+                               beam_pipeline.OutputPaths.under(folder),
+                               lambda: beam.Pipeline(options=options))
   print(f"wrote listwise examples to {args.out} (train/, valid/, eval/, "
-        "catalog/, eval_candidates/, quarantine/, report/)")
+        "catalog/, valid_candidates/, eval_candidates/, quarantine/, "
+        "report/)")
   print(report_lib.format_report(report))
   return errors.OK
 
@@ -132,6 +145,10 @@ def add_parsers(sub) -> None:
   build = flags.command(sub, "build-examples", _build_examples)
   build.add_argument("--logs", required=True, help="raw logs directory")
   build.add_argument("--out", required=True, help="output directory")
+  build.add_argument("--overwrite", action="store_true",
+                     help="replace the outputs --out already holds, once "
+                          "the run succeeds (without it, a folder that "
+                          "holds outputs is refused)")
   flags.add_beam_args(build, "Beam pipeline options after --, each "
                              "--name=value or --switch")
   flags.add_dataclass_flags(build, params_lib.ListwiseParams(),

@@ -8,6 +8,7 @@ OK = 0
 FAILED = 1  # The work ran and found faults (row faults, quarantine limit).
 USAGE = 2  # Bad arguments, configuration or input schema: nothing ran.
 NOT_BLESSED = 3  # `run --require-blessing`: the run's model was not blessed.
+INTERRUPTED = 130  # Ctrl-C, as a shell reports a process SIGINT stopped.
 
 # (module, exception class, exit status, message prefix). A class is looked
 # up only if its module is already imported: an exception of a module that
@@ -18,7 +19,9 @@ _TABLE = (
     ("tfx_pipeline.cli.flags", "UsageError", USAGE, "error"),
     ("tfx_pipeline.synthetic.write", "OutputNotEmptyError", USAGE, "error"),
     ("tfx_pipeline.local_runner", "NoRunError", USAGE, "error"),
+    ("tfx_pipeline.local_runner", "Interrupted", INTERRUPTED, "stopped"),
     ("tfx_pipeline.outputs", "OutputDirError", USAGE, "error"),
+    ("tfx_pipeline.outputs", "OutputNotEmptyError", USAGE, "error"),
     ("tfx_pipeline.kubeflow_runner", "CompileError", USAGE, "error"),
     ("serving.config", "ConfigError", USAGE, "error"),
     ("serving.server", "BindError", USAGE, "error"),
@@ -38,10 +41,14 @@ def classify(error: BaseException) -> Optional[Tuple[int, str]]:
 def call(handler: Callable[..., int], *args) -> int:
   """Runs a command; a known error prints one line and returns its status.
 
-  Any other exception propagates with its traceback: it is a bug.
+  Any other exception propagates with its traceback: it is a bug. Ctrl-C
+  outside a pipeline run prints one line too.
   """
   try:
     return handler(*args)
+  except KeyboardInterrupt:
+    print("stopped: interrupted", file=sys.stderr)
+    return INTERRUPTED
   except Exception as error:  # pylint: disable=broad-except
     known = classify(error)
     if known is None:

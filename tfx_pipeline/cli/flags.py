@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import inspect
+import logging
 import re
 from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
 
@@ -48,6 +49,27 @@ def _int_at_least(text: str, minimum: int) -> int:
   if value < minimum:
     raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
   return value
+
+
+def port(text: str) -> int:
+  """An argparse type: a TCP port, 1..65535, or 0 for any free one."""
+  value = int(text)
+  if not 0 <= value <= 65535:
+    raise argparse.ArgumentTypeError(
+        f"a port is 1..65535 (0: any free one), got {value}")
+  return value
+
+
+def with_flag_names(message: str, flag_of: Dict[str, str]) -> str:
+  """`message` with each field name (a word of it) replaced by its flag,
+  so an error names what the user typed: "train_steps must be >= 1" ->
+  "--train-steps must be >= 1"."""
+  if not flag_of:
+    return message
+  names = sorted(flag_of, key=len, reverse=True)
+  pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names))
+                       + r")(?![\w-])")
+  return pattern.sub(lambda m: flag_of[m.group(1)], message)
 
 
 def positive_int(text: str) -> int:
@@ -102,11 +124,13 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, instance: Any,
 
 
 def dataclass_from_args(cls: Type[T], args: argparse.Namespace,
-                        dest_prefix: Optional[str] = None) -> T:
+                        dest_prefix: Optional[str] = None,
+                        prefix: str = "") -> T:
   """Builds `cls` from the flags added by `add_dataclass_flags`.
 
   Raises:
-    UsageError: the class refuses the values (its message names the field).
+    UsageError: the class refuses the values; the message names the flag
+      (`prefix` as given to add_dataclass_flags).
   """
   values = {f.name: getattr(args, f"{dest_prefix or cls.__name__}.{f.name}")
             for f in dataclasses.fields(cls)}
@@ -115,7 +139,9 @@ def dataclass_from_args(cls: Type[T], args: argparse.Namespace,
   try:
     return cls(**values)
   except ValueError as e:
-    raise UsageError(str(e)) from e
+    raise UsageError(with_flag_names(str(e), {
+        f.name: _flag(f.name, prefix) for f in dataclasses.fields(cls)
+    })) from e
 
 
 def add_config_flags(parser: argparse.ArgumentParser,
@@ -146,14 +172,18 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
   for field in dataclasses.fields(config_lib.PipelineConfig):
     dest = f"{_TOP}.{field.name}"
     if field.name in CONFIG_GROUPS:
-      values[field.name] = dataclass_from_args(type(field.default), args,
-                                               dest_prefix=dest)
+      values[field.name] = dataclass_from_args(
+          type(field.default), args, dest_prefix=dest,
+          prefix=CONFIG_GROUPS[field.name][0])
     else:
       values[field.name] = getattr(args, dest)
   try:
     return config_lib.PipelineConfig(**values)
   except ValueError as e:
-    raise UsageError(str(e)) from e
+    raise UsageError(with_flag_names(str(e), {
+        f.name: _flag(f.name, "")
+        for f in dataclasses.fields(config_lib.PipelineConfig)
+        if f.name not in CONFIG_GROUPS})) from e
 
 
 BEAM_ARGS_HELP = ("Beam pipeline options after --, each --name=value or "
@@ -207,13 +237,37 @@ def checked_beam_args(beam_args: List[str]) -> List[str]:
   return list(beam_args)
 
 
+def unknown_beam_options(beam_args: List[str]) -> List[str]:
+  """The names of the options no Beam option class knows (imported ones:
+  Beam's own, and any a plugin registered), e.g. a typo or an option of a
+  runner's own (Flink and Spark take some)."""
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+
+  known = pipeline_options.PipelineOptions(beam_args).get_all_options(
+      drop_default=False)
+  names = [arg[2:].split("=", 1)[0] for arg in beam_args]
+  return [name for name in names
+          if name.replace("-", "_") not in known
+          and not (name.startswith("no_") and name[3:] in known)]
+
+
 def beam_args_from(args: argparse.Namespace) -> List[str]:
   """The Beam options of the flags added by `add_beam_flags`.
+
+  Options no Beam option class knows are passed on (a runner may have
+  options of its own) with a warning naming them: Beam itself would drop
+  them silently.
 
   Raises:
     UsageError: a malformed Beam argument (see `checked_beam_args`).
   """
   from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
 
-  return local_runner.beam_args(args.beam_mode, args.beam_workers,
-                                checked_beam_args(args.beam_args))
+  beam_args = checked_beam_args(args.beam_args)
+  unknown = unknown_beam_options(beam_args)
+  if unknown:
+    logging.warning(
+        "Beam options no Beam option class knows, passed on as given (a "
+        "typo, or an option of the runner's own): %s",
+        ", ".join(f"--{name}" for name in unknown))
+  return local_runner.beam_args(args.beam_mode, args.beam_workers, beam_args)

@@ -32,14 +32,16 @@ def _run(args: argparse.Namespace) -> int:
   one naming a --runner (PortableRunner, DataflowRunner, FlinkRunner,
   SparkRunner) runs the Beam steps there instead of on the DirectRunner.
   """
-  from components.validation import report  # pylint: disable=g-import-not-at-top
-  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
-
+  # Every flag is checked before anything heavy is imported.
   config = flags.config_from_args(args)
   if args.require_blessing and not config.runs(config_lib.VALIDATE):
     raise flags.UsageError(
         f"--require-blessing needs the validation, but the run stops after "
         f"{config.stop_after}")
+  flags.checked_beam_args(args.beam_args)
+  from components.validation import report  # pylint: disable=g-import-not-at-top
+  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+
   result = local_runner.run(config, args.logs, args.output,
                             flags.beam_args_from(args),
                             enable_cache=not args.no_cache)

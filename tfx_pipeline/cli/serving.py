@@ -62,15 +62,31 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _candidates(args: argparse.Namespace) -> List[str]:
+  """The candidate ids; an empty one is refused, since "" is the signature's
+  padding and would be scored -inf, not ranked."""
   if args.candidates_file:
     try:
       with open(args.candidates_file, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
+        lines = [line.strip() for line in f]
     except (OSError, UnicodeDecodeError) as e:
       raise flags.UsageError(
           f"cannot read --candidates-file {args.candidates_file}: "
           f"{getattr(e, 'strerror', None) or e}") from e
-  return [c for value in args.candidates or () for c in value.split(",") if c]
+    while lines and not lines[-1]:  # A trailing newline is not a candidate.
+      lines.pop()
+    empty = [n for n, line in enumerate(lines, start=1) if not line]
+    if empty:
+      raise flags.UsageError(
+          f"--candidates-file {args.candidates_file}: line {empty[0]} is an "
+          "empty candidate id (\"\" is the signature's padding)")
+    return lines
+  values = [c.strip() for value in args.candidates or ()
+            for c in value.split(",")]
+  if "" in values:
+    raise flags.UsageError(
+        "--candidates holds an empty candidate id (\"\" is the signature's "
+        f"padding): {','.join(args.candidates)!r}")
+  return values
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -132,11 +148,11 @@ def _query(args: argparse.Namespace) -> int:
 def add_parsers(sub) -> None:
   """Adds `serve` and `query`."""
   serve = flags.command(sub, "serve", _serve)
-  serve.add_argument("--port", type=int, default=8500,
+  serve.add_argument("--port", type=flags.port, default=8500,
                      help="gRPC port, 0 for any free one "
                           "(default: %(default)s)")
   serve.add_argument("--rest_api_port", "--rest-api-port",
-                     dest="rest_api_port", type=flags.non_negative_int,
+                     dest="rest_api_port", type=flags.port,
                      default=None,
                      help="also serve TF Serving's REST API on this port, 0 "
                           "for any free one (default: no REST API; unlike "
