@@ -37,8 +37,14 @@ anything; and, with 16 clients, the batched server's CPU per request over
 the in-process signature's: the clients share this machine's CPUs with the
 server, and their share is told apart from the server's.
 
-    python bench/serving_latency.py [--model-base-path DIR --logs DIR]
-        [--seconds 10] [--rounds 5] [--candidates 1000 10000]
+Then the head's cost: the same requests in process, one at a time, through
+the model and through a model of the same run without the head (the two
+towers alone, the scorer of ac01a8c), their latencies pooled over
+alternating turns: p50 and p99 ratios, target at most 1.5x at every N.
+
+    python bench/serving_latency.py [--model-base-path DIR --logs DIR
+        [--towers-only-base-path DIR]] [--seconds 10] [--rounds 5]
+        [--candidates 1000 10000]
         [--batching-parameters-file bench/serving_batching.txt]
 """
 
@@ -78,6 +84,7 @@ _CONCURRENCY = (1, 4, 16)
 _REST_CONCURRENCY = (1,)
 _MAX_P99_RATIO = 1.5  # gRPC p99 / in-process p99, one client.
 _MIN_QPS_RATIO = 0.8  # Batched gRPC QPS / in-process QPS, 16 clients.
+_MAX_HEAD_RATIO = 1.5  # With the head / towers alone, in process.
 _NUM_REQUESTS = 64
 _BATCHING_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                               "serving_batching.txt")
@@ -277,6 +284,42 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
   return sorted(rows, key=lambda row: (_MODES.index(row[0]), row[2]))
 
 
+def head_cost(with_head: str, towers_only: str, logs: str,
+              candidates: Sequence[int], seconds: float, rounds: int
+              ) -> List[Tuple[int, Figures, Figures]]:
+  """Per candidate count, the in-process figures of serving_default with
+  the head and of the towers-only model, one client, in turns."""
+  out = []
+  for num_candidates in candidates:
+    requests = serving_testing.sample_requests(logs, _NUM_REQUESTS,
+                                               num_candidates)
+    inputs = [{k: tf.constant(v) for k, v in client_lib.rank_inputs(
+        [r]).items()} for r in requests]
+    calls = {}
+    for name, path in (("head", with_head), ("towers", towers_only)):
+      serve = tf.saved_model.load(path).signatures[
+          model_serving.SERVING_DEFAULT]
+      calls[name] = (lambda s: lambda _, i: s(**inputs[i % len(inputs)]))(
+          serve)
+    figures = _alternating(calls, {"head": None, "towers": None}, 1,
+                           seconds, rounds)
+    out.append((num_candidates, figures["head"], figures["towers"]))
+  return out
+
+
+def head_report(rows: Sequence[Tuple[int, Figures, Figures]]) -> str:
+  lines = ["the head's cost, in process, 1 client: serving_default of the "
+           "model / of the same run's towers alone (ac01a8c's scorer)"]
+  for candidates, head, towers in rows:
+    p50, p99 = head[0] / towers[0], head[1] / towers[1]
+    lines.append(
+        f"  {candidates} candidates: p50 {head[0]:.2f} / {towers[0]:.2f} ms "
+        f"= {p50:.2f}, p99 {head[1]:.2f} / {towers[1]:.2f} ms = {p99:.2f} "
+        f"(target <= {_MAX_HEAD_RATIO}): "
+        f"{_verdict(max(p50, p99) <= _MAX_HEAD_RATIO)}")
+  return "\n".join(lines)
+
+
 def _figures(rows: Sequence[Row], mode: str, candidates: int, clients: int):
   (figures,) = [f for m, n, c, f in rows
                 if (m, n, c) == (mode, candidates, clients)]
@@ -347,6 +390,11 @@ def main() -> None:
                            "default: train one")
   parser.add_argument("--logs", help="the logs the model was trained on "
                                      "(for realistic requests)")
+  parser.add_argument("--towers-only-base-path",
+                      help="with --model-base-path: a pushed model of the "
+                           "same run without the head, for the head's cost "
+                           "(default: not measured; trained when the bench "
+                           "trains its model)")
   parser.add_argument("--seconds", type=float, default=10.0,
                       help="measuring time per row (default: %(default)s)")
   parser.add_argument("--rounds", type=int, default=5,
@@ -363,27 +411,39 @@ def main() -> None:
   args = parser.parse_args()
 
   work = tempfile.mkdtemp(prefix="bench-serving-")
+  towers_only = None
   try:
     if args.model_base_path:
       if not args.logs:
         parser.error("--model-base-path needs --logs")
       base_path, logs = args.model_base_path, args.logs
+      if args.towers_only_base_path:
+        towers_only = max(layout.list_versions(
+            args.towers_only_base_path).items())[1]
     else:
-      print("training and exporting a model on synthetic logs...",
-            flush=True)
-      exported = serving_testing.pushed_model(work, num_requests=2_000,
-                                              num_items=5_000)
+      print("training and exporting a model on synthetic logs, and the "
+            "same without the head...", flush=True)
+      exported = serving_testing.pushed_model(
+          os.path.join(work, "model"), num_requests=2_000, num_items=5_000)
       base_path = os.path.dirname(exported.export_dir)  # The pushed layout.
       logs = exported.logs_dir
+      towers_only = serving_testing.pushed_model(
+          os.path.join(work, "towers"), match_head=False,
+          logs=logs).export_dir
     newest = max(layout.list_versions(base_path).items())[1]
     rows = []
     for num_candidates in args.candidates:
       rows += _measure_size(args, base_path, logs, newest, num_candidates,
                             work)
+    head_rows = (head_cost(newest, towers_only, logs, args.candidates,
+                           args.seconds, args.rounds)
+                 if towers_only else [])
   finally:
     shutil.rmtree(work, ignore_errors=True)
   print()
   print(report(rows, args.seconds))
+  if head_rows:
+    print(head_report(head_rows))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import os
 import shutil
 import threading
 import time
-from typing import Callable, ContextManager, List, Sequence, Tuple, Type
+from typing import (Callable, ContextManager, List, Optional, Sequence,
+                    Tuple, Type)
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -45,27 +46,30 @@ class PushedModel:
   result: local_runner.RunResult
 
 
-def small_model_config(seed: int = 3, train_steps: int = 60
-                       ) -> config_lib.PipelineConfig:
-  """A few training steps and no blessing bar (threshold 0, popularity not
+def small_model_config(seed: int = 3, train_steps: int = 60,
+                       match_head: bool = True) -> config_lib.PipelineConfig:
+  """A few training steps and no blessing bar (threshold 0, yardsticks not
   required): always pushed."""
   return config_lib.PipelineConfig(
       hparams=hparams_lib.HParams(batch_size=32, learning_rate=0.01,
-                                  seed=seed),
+                                  seed=seed, match_head=match_head),
       train_steps=train_steps, eval_steps=1,
       validation=config_lib.ValidationConfig(
-          threshold=0.0, tolerance=1.0, beat_popularity=False))
+          threshold=0.0, tolerance=1.0, beat_yardsticks=False))
 
 
 def pushed_model(root: str, num_requests: int = 1_500,
                  num_items: int = 1_500, train_steps: int = 60,
-                 seed: int = 3) -> PushedModel:
-  """Generates logs under `root`, runs the pipeline on them; the push."""
-  logs = os.path.join(root, "logs")
-  write.write_logs(logs, world_config.WorldConfig(
-      num_requests=num_requests, num_items=num_items, seed=seed))
-  result = local_runner.run(small_model_config(seed, train_steps), logs,
-                            os.path.join(root, "run"),
+                 seed: int = 3, match_head: bool = True,
+                 logs: Optional[str] = None) -> PushedModel:
+  """Generates logs under `root` (or takes `logs`), runs the pipeline on
+  them; the push. `match_head` False pushes the two towers alone."""
+  if logs is None:
+    logs = os.path.join(root, "logs")
+    write.write_logs(logs, world_config.WorldConfig(
+        num_requests=num_requests, num_items=num_items, seed=seed))
+  result = local_runner.run(small_model_config(seed, train_steps, match_head),
+                            logs, os.path.join(root, "run"),
                             local_runner.beam_args("in_memory"))
   return PushedModel(export_dir=result.pushed_version,
                      serving_dir=result.layout.serving_dir, logs_dir=logs,

@@ -28,6 +28,7 @@ def test_every_bench_script_is_tested():
                    if n.endswith(".py"))
   assert scripts == ["generate.py", "listwise.py", "pipeline.py",
                      "quality_suite.py", "serving_latency.py", "train.py",
+                     "choose_defaults.py",
                      "validator.py", "worlds.py"]
 
 
@@ -110,8 +111,11 @@ def test_pipeline_with_the_runner_out_of_process():
 
 @pytest.mark.slow
 def test_serving(pushed):
+  # The shared model stands in for the towers-only one too: the head's
+  # cost section runs, comparing the model with itself.
   out = _bench("serving_latency.py", "--model-base-path",
                os.path.dirname(pushed.export_dir), "--logs", pushed.logs_dir,
+               "--towers-only-base-path", os.path.dirname(pushed.export_dir),
                "--seconds", "0.3", "--candidates", "50", "120")
   for mode in ("in-process signature", "gRPC floor, no work", "gRPC",
                "gRPC, batching", "REST"):
@@ -139,6 +143,12 @@ def test_serving(pushed):
     assert cpu[1] == rows["gRPC, batching"]
     assert float(cpu[4]) == pytest.approx(float(cpu[1]) / float(cpu[3]),
                                           abs=0.01 + 0.01 * float(cpu[4]))
+    head = re.search(
+        rf"  {candidates} candidates: p50 ([\d.]+) / ([\d.]+) ms = ([\d.]+), "
+        rf"p99 ([\d.]+) / ([\d.]+) ms = ([\d.]+) \(target <= 1.5\)", out)
+    assert head, out
+    assert float(head[3]) == pytest.approx(
+        float(head[1]) / float(head[2]), abs=0.01 + 0.01 * float(head[3]))
 
 
 @pytest.mark.slow
@@ -172,16 +182,40 @@ def test_quality_suite(tmp_path):
   text = report.read_text()
   assert text in out
   assert "### sparse" in text and "### default" not in text
-  assert "| sparse | model − popularity | global@5% |" in text
+  assert "| sparse | model − best_yardstick | global@5% |" in text
   assert "| tfrs_baseline |" in text and "| popularity |" in text
+  assert "| sales |" in text and "| counts |" in text
   saved = json.loads((tmp_path / "work" / "suite.json").read_text())
   assert saved["seeds"] == [0] and saved["command"] in text
   assert set(saved["outcome"]["results"]["sparse"]) == {
-      "model", "fine_ranker", "popularity", "tfrs_baseline"}
+      "model", "fine_ranker", "popularity", "sales", "counts",
+      "tfrs_baseline"}
   model = saved["outcome"]["results"]["sparse"]["model"]["0"]
   assert 0 < model["chosen_step"] <= model["train_steps"] == 3
   # The report again from the saved numbers, running nothing.
   again = tmp_path / "again.md"
   _bench("quality_suite.py", "--out", str(tmp_path / "work"), "--report",
+         str(again), "--from-results")
+  assert again.read_text() == text
+
+
+@pytest.mark.slow
+def test_choose_defaults(tmp_path):
+  report = tmp_path / "defaults.md"
+  # Two worlds, so each is left out once; one change; tiny runs.
+  out = _bench("choose_defaults.py", "--worlds", "default", "sparse",
+               "--changes", "w_in_batch=0", "--requests", "300", "--out",
+               str(tmp_path / "work"), "--report", str(report),
+               "--train-steps", "3", "--eval-steps", "1", "--beam-mode",
+               "in_memory")
+  text = report.read_text()
+  assert text in out
+  assert "| w_in_batch=0 |" in text and "fresh_market" in text
+  saved = json.loads((tmp_path / "work" / "defaults.json").read_text())
+  assert set(saved["runs"]) == {"defaults", "w_in_batch=0",
+                                "best_yardstick"}
+  assert set(saved["runs"]["defaults"]) == {"default", "sparse"}
+  again = tmp_path / "again.md"
+  _bench("choose_defaults.py", "--out", str(tmp_path / "work"), "--report",
          str(again), "--from-results")
   assert again.read_text() == text
