@@ -67,6 +67,5 @@ def dataset(file_patterns: Sequence[str], tf_transform_output,
                         reshuffle_each_iteration=True)
   spec = tf_transform_output.transformed_feature_spec()
   return (data.repeat(num_epochs).batch(batch_size)
-          .map(lambda batch: tf.io.parse_example(batch, spec),
-               deterministic=True)
+          .map(lambda batch: tf.io.parse_example(batch, spec))
           .prefetch(tf.data.AUTOTUNE))
