@@ -34,32 +34,45 @@ def task_from(hparams: hparams_lib.HParams, **overrides
 
 
 def head_score(match: match_lib.QueryItemMatch, head: head_lib.ScoreHead,
-               profiles: match_lib.Profiles,
-               items: Mapping[str, tf.Tensor]) -> tf.Tensor:
+               profiles: match_lib.Profiles, category: tf.Tensor,
+               brand: tf.Tensor, log_price: tf.Tensor,
+               numbers: tf.Tensor) -> tf.Tensor:
   """The head's scores of candidates given a batch of requests.
 
   Args:
     match, head: the model's QueryItemMatch and ScoreHead.
     profiles: the requests' `match.profiles`.
-    items: transformed `category`, `brand`, `log_price` and the
-      HEAD_ITEM_FEATURES, each `[batch, num]` (each request's own
-      candidates) or `[num]` (the same for every request).
+    category, brand, log_price: the candidates' transformed attributes,
+      `[batch, num]` (each request's own candidates) or `[num]` (the same
+      for every request).
+    numbers: their HEAD_ITEM_FEATURES, `[batch, num, 4]` or `[num, 4]`.
 
   Returns:
     `[batch, num]`.
   """
-  xf = lambda key: items[f.transformed_name(key)]
-  features = match.features(profiles, xf(f.CATEGORY), xf(f.BRAND),
-                            xf(f.LOG_PRICE))
-  numbers = tf.stack([tf.cast(xf(k), tf.float32)
-                      for k in HEAD_ITEM_FEATURES], axis=-1)
+  candidate, request = match.split_features(profiles, category, brand,
+                                            log_price)
+  numbers = tf.cast(numbers, tf.float32)
   numbers = tf.broadcast_to(numbers, tf.concat(
-      [tf.shape(features)[:-1], [len(HEAD_ITEM_FEATURES)]], axis=0))
-  return head(tf.concat([features, numbers], axis=-1))
+      [tf.shape(candidate)[:-1], [len(HEAD_ITEM_FEATURES)]], axis=0))
+  return head(tf.concat([candidate, numbers], axis=-1), request)
 
 
-# Transformed item features the head reads, besides the match.
-HEAD_INPUTS = (f.CATEGORY, f.BRAND, f.LOG_PRICE) + HEAD_ITEM_FEATURES
+def head_inputs(items: Mapping[str, tf.Tensor], where=None):
+  """(category, brand, log_price, numbers) of transformed list features,
+  `[batch, list_size]` each (numbers `[..., 4]`), or of the entries at
+  `where` (`[num, 2]` indices), `[num]` each."""
+  pick = ((lambda key: items[f.transformed_name(key)]) if where is None else
+          (lambda key: tf.gather_nd(items[f.transformed_name(key)], where)))
+  return (pick(f.CATEGORY), pick(f.BRAND), pick(f.LOG_PRICE),
+          tf.stack([tf.cast(pick(k), tf.float32)
+                    for k in HEAD_ITEM_FEATURES], axis=-1))
+
+
+# Transformed item features the head reads, besides the match: ids, then
+# numbers.
+HEAD_ITEM_IDS = (f.CATEGORY, f.BRAND)
+HEAD_ITEM_NUMBERS = (f.LOG_PRICE,) + HEAD_ITEM_FEATURES
 
 
 class CoarseRankingModel(two_tower.TwoTowerModel):
@@ -118,8 +131,10 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
                       tf.concat([tf.shape(ids), [-1]], axis=0))
 
   def head_score(self, profiles: match_lib.Profiles,
-                 items: Mapping[str, tf.Tensor]) -> tf.Tensor:
-    return head_score(self.match, self.head, profiles, items)
+                 items: Mapping[str, tf.Tensor], where=None) -> tf.Tensor:
+    """The head's scores of the lists' entries (or those at `where`)."""
+    return head_score(self.match, self.head, profiles,
+                      *head_inputs(items, where))
 
   def _scores(self, inputs, queries: tf.Tensor, items: tf.Tensor,
               profiles: Optional[match_lib.Profiles]) -> tf.Tensor:
@@ -160,7 +175,6 @@ class CoarseRankingModel(two_tower.TwoTowerModel):
       cross = tf.matmul(queries, tf.gather_nd(items, where),
                         transpose_b=True) / self.temperature
       if profiles is not None:
-        positives = {f.transformed_name(k): tf.gather_nd(
-            inputs[f.transformed_name(k)], where) for k in HEAD_INPUTS}
-        cross = self.head.combine(cross, self.head_score(profiles, positives))
+        cross = self.head.combine(cross,
+                                  self.head_score(profiles, inputs, where))
     return self.task(inputs, logits, training=training, cross_logits=cross)

@@ -84,11 +84,17 @@ class ServingModule(tf.Module):
     self._match = getattr(model, "match", None)
     self._head = getattr(model, "head", None)
     if self._head is not None:
+      # Each catalog row's attributes and numbers in two tables, so a
+      # request gathers its candidates' twice.
       rows = items.rows(num_oov)
-      self._head_rows = {
-          f.transformed_name(k): tf.Variable(
-              rows[f.transformed_name(k)], trainable=False,
-              name=f"catalog_{k}") for k in model_lib.HEAD_INPUTS}
+      column = lambda key: rows[f.transformed_name(key)]
+      self._head_ids = tf.Variable(
+          np.stack([column(k) for k in model_lib.HEAD_ITEM_IDS], axis=1),
+          trainable=False, name="catalog_head_ids")
+      self._head_numbers = tf.Variable(
+          np.stack([column(k) for k in model_lib.HEAD_ITEM_NUMBERS],
+                   axis=1).astype(np.float32),
+          trainable=False, name="catalog_head_numbers")
     raw_spec = tf_transform_output.raw_feature_spec()
     self._raw_spec = raw_spec
     self._history_length = int(raw_spec[f.USER_HISTORY].shape[0])
@@ -128,10 +134,11 @@ class ServingModule(tf.Module):
                               self._temperature)
     if self._head is None:
       return scores
-    items = {key: tf.gather(table, rows)
-             for key, table in self._head_rows.items()}
+    ids = tf.gather(self._head_ids, rows)
+    numbers = tf.gather(self._head_numbers, rows)
     return self._head.combine(scores, model_lib.head_score(
-        self._match, self._head, self._match.profiles(transformed), items))
+        self._match, self._head, self._match.profiles(transformed),
+        ids[..., 0], ids[..., 1], numbers[..., 0], numbers[..., 1:]))
 
   def _items(self, item_ids: tf.Tensor) -> tf.Tensor:
     return tf.gather(self._item_table, self._catalog.rows(item_ids))

@@ -15,27 +15,37 @@ class ScoreHead(tf.keras.layers.Layer):
   are too sparse to carry, the towers' part is noise at the top of a
   candidate set, and a smaller weight ranks better).
 
+  The features a candidate shares with the others of its request come
+  apart, once per request, so none is copied to every candidate: the first
+  layer is split as [c, r] W = c W_c + r W_r, the linear part and the
+  hidden layer in one matrix.
+
   Call args:
-    features: float `[..., num_features]`.
+    candidate: float `[batch, num, num_candidate_features]`.
+    request: float `[batch, num_request_features]`.
 
   Returns:
-    float `[...]`.
+    float `[batch, num]`.
   """
 
   def __init__(self, hidden_dim: int = 32, **kwargs):
     super().__init__(**kwargs)
     self.hidden_dim = hidden_dim
-    self.linear = tf.keras.layers.Dense(1, name="linear")
-    self.hidden = tf.keras.layers.Dense(hidden_dim, activation="relu",
-                                        name="hidden")
+    # Unit 0 is the linear part, units 1.. the hidden layer's.
+    self.candidate_layer = tf.keras.layers.Dense(1 + hidden_dim,
+                                                 name="candidate")
+    self.request_layer = tf.keras.layers.Dense(1 + hidden_dim, use_bias=False,
+                                               name="request")
     self.output_layer = tf.keras.layers.Dense(1, use_bias=False,
                                               name="output")
     self.tower_weight = tf.Variable(1.0, trainable=False,
                                     name="tower_weight")
 
-  def call(self, features: tf.Tensor) -> tf.Tensor:
-    score = self.linear(features) + self.output_layer(self.hidden(features))
-    return tf.squeeze(score, axis=-1)
+  def call(self, candidate: tf.Tensor, request: tf.Tensor) -> tf.Tensor:
+    pre = self.candidate_layer(candidate) + self.request_layer(
+        request)[:, None, :]
+    hidden = tf.nn.relu(pre[..., 1:])
+    return pre[..., 0] + tf.squeeze(self.output_layer(hidden), axis=-1)
 
   def combine(self, two_tower: tf.Tensor, head: tf.Tensor) -> tf.Tensor:
     """tower_weight * two_tower + head, e.g. `[batch, num]` each."""

@@ -29,7 +29,7 @@ values), the same in training and at serving.
 """
 
 import dataclasses
-from typing import Dict, Iterable, Mapping, NamedTuple
+from typing import Dict, Iterable, Mapping, NamedTuple, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -225,6 +225,7 @@ class QueryItemMatch(tf.keras.layers.Layer):
 
   def __init__(self, tables: MatchTables, **kwargs):
     super().__init__(trainable=False, **kwargs)
+    self.built = True  # Its variables are made here; it has no call().
     constant = lambda value, name: tf.Variable(value, trainable=False,
                                                name=name)
     self._rows = {}
@@ -343,16 +344,13 @@ class QueryItemMatch(tf.keras.layers.Layer):
                                    mean_price, -1.0),
         has_history=tf.cast(count > 0, tf.float32), query_support=support)
 
-  def features(self, profiles: Profiles, category: tf.Tensor,
-               brand: tf.Tensor, log_price: tf.Tensor) -> tf.Tensor:
-    """Candidates' features, `[batch, num, NUM_FEATURES]`.
-
-    Args:
-      profiles: of a batch of `batch` requests.
-      category, brand: int ids, log_price: float; either `[batch, num]`,
-        each request's own candidates, or `[num]`, the same candidates for
-        every request.
-    """
+  def split_features(self, profiles: Profiles, category: tf.Tensor,
+                     brand: tf.Tensor, log_price: tf.Tensor
+                     ) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The features of `features`, those that vary with the candidate
+    (the first five, `[batch, num, 5]`) apart from those that do not (the
+    last two, `[batch, 2]`), so a head need not copy the latter to every
+    candidate."""
     category = tf.convert_to_tensor(category)
     per_request = category.shape.rank == 2
     gather = ((lambda table, ids: tf.gather(table, ids, batch_dims=1))
@@ -364,16 +362,30 @@ class QueryItemMatch(tf.keras.layers.Layer):
     if not per_request:
       log_price = log_price[None, :]
     category_lift = gather(profiles.category, category)
-    shape = tf.shape(category_lift)
-    scalar = lambda x: tf.broadcast_to(x[:, None], shape)
-    gap = tf.where(
-        (profiles.history_log_price[:, None] >= 0) & (log_price > 0),
-        tf.abs(log_price - profiles.history_log_price[:, None]), 0.0)
-    return tf.stack([
+    level = profiles.history_log_price[:, None]
+    gap = tf.where((level >= 0) & (log_price > 0),
+                   tf.abs(log_price - level), 0.0)
+    candidate = tf.stack([
         category_lift,
         gather(profiles.brand, brand),
         gather(profiles.history_category, category),
         gather(profiles.history_brand, brand),
-        tf.broadcast_to(gap, shape),
-        scalar(profiles.has_history),
-        scalar(profiles.query_support)], axis=-1)
+        tf.broadcast_to(gap, tf.shape(category_lift))], axis=-1)
+    return candidate, tf.stack([profiles.has_history,
+                                profiles.query_support], axis=-1)
+
+  def features(self, profiles: Profiles, category: tf.Tensor,
+               brand: tf.Tensor, log_price: tf.Tensor) -> tf.Tensor:
+    """Candidates' features, `[batch, num, NUM_FEATURES]` (FEATURES' order).
+
+    Args:
+      profiles: of a batch of `batch` requests.
+      category, brand: int ids, log_price: float; either `[batch, num]`,
+        each request's own candidates, or `[num]`, the same candidates for
+        every request.
+    """
+    candidate, request = self.split_features(profiles, category, brand,
+                                             log_price)
+    shape = tf.concat([tf.shape(candidate)[:-1], [2]], axis=0)
+    return tf.concat([candidate,
+                      tf.broadcast_to(request[:, None, :], shape)], axis=-1)

@@ -633,9 +633,13 @@ def test_the_head_adds_to_the_two_tower_score():
       batch[f.transformed_name(f.LOG_PRICE)]).numpy()
   numbers = np.stack([batch[f.transformed_name(k)]
                       for k in model_lib.HEAD_ITEM_FEATURES], axis=-1)
+  # The head takes the per-candidate features with the item numbers, and
+  # the request's own (history, query support) once.
   np.testing.assert_allclose(
-      head, model.head(np.concatenate([features, numbers], -1)).numpy(),
-      rtol=1e-6)
+      head, model.head(np.concatenate([features[..., :5], numbers], -1),
+                       features[:, 0, 5:]).numpy(), rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(features[:, :1, 5:].repeat(5, axis=1),
+                                features[..., 5:])
   # Without tables, or with match_head off, there is no head.
   assert model_lib.CoarseRankingModel(towers.VocabSizes(**VOCAB),
                                       hparams).head is None
