@@ -12,7 +12,7 @@ out (defaults.verdict). Writes the table with every run's global hitrate
 at 5% and 10% and the best yardstick's, prints it, and keeps the numbers in
 <out>/defaults.json (`--from-results` rewrites the report from them).
 
-    python bench/choose_defaults.py [--requests 10000] [--seed 0]
+    python bench/choose_defaults.py [--requests 10000] [--model-seed 0]
         [--out defaults_run] [--report docs/quality/defaults.md]
         [--from-results]
 """
@@ -39,8 +39,8 @@ from tfx_pipeline.synthetic import worlds  # pylint: disable=g-import-not-at-top
 _METRICS = ("global@5%", "global@10%")
 
 
-def run_changes(out: str, world_names, num_requests: int, seed: int,
-                changes, base: config_lib.PipelineConfig, beam_args) -> dict:
+def run_changes(out: str, world_names, num_requests: int, changes,
+                base: config_lib.PipelineConfig, beam_args) -> dict:
   """{setting: {world: {metric: value}}} of the model, and the best
   yardstick's per world under "best_yardstick"."""
   runs = {}
@@ -48,7 +48,7 @@ def run_changes(out: str, world_names, num_requests: int, seed: int,
     logs = suite._logs(out, world, num_requests)  # pylint: disable=protected-access
     for name, overrides in ((defaults.DEFAULTS, {}), *changes):
       config = base.replace(
-          stop_after=config_lib.VALIDATE, hparams__seed=seed,
+          stop_after=config_lib.VALIDATE,
           validation__compare_to_last_blessed=False, **overrides)
       result = local_runner.run(config, logs,
                                 os.path.join(out, world, "run"), beam_args)
@@ -113,7 +113,6 @@ def main() -> None:
                       choices=list(worlds.DEVELOPMENT_WORLDS))
   parser.add_argument("--requests", type=flags.positive_int, default=10_000,
                       help="requests per world (default: %(default)s)")
-  parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--changes", nargs="+",
                       default=[name for name, _ in defaults.CHANGES],
                       choices=[name for name, _ in defaults.CHANGES])
@@ -136,14 +135,13 @@ def main() -> None:
       saved = json.load(f)
   else:
     changes = [c for c in defaults.CHANGES if c[0] in args.changes]
+    base = flags.config_from_args(args)
     saved = {"runs": run_changes(args.out, args.worlds, args.requests,
-                                 args.seed, changes,
-                                 flags.config_from_args(args),
-                                 flags.beam_args_from(args)),
+                                 changes, base, flags.beam_args_from(args)),
              "command": shlex.join(["python", "bench/choose_defaults.py"]
                                    + sys.argv[1:]),
              "worlds": args.worlds, "requests": args.requests,
-             "seed": args.seed}
+             "seed": base.hparams.seed}
     os.makedirs(args.out, exist_ok=True)
     with open(results_file, "w") as f:
       json.dump(saved, f, indent=2, sort_keys=True)

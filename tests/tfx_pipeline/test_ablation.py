@@ -208,7 +208,7 @@ def test_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
   code = cli.main(["ablate", "--logs", str(tmp_path / "missing"),
                    "--output", str(tmp_path / "out")])
   assert code == 2
-  assert "required table has no .parquet files" in capsys.readouterr().err
+  assert "the logs directory" in capsys.readouterr().err
   assert not (tmp_path / "out").exists()
 
 

@@ -69,7 +69,7 @@ def test_generate_sets_the_fine_ranker_knowledge(logs_dir, tmp_path, capsys):
   capsys.readouterr()
   assert cli.main(["generate", "--out", str(tmp_path / "bad"),
                    "--fine-head-share", "1.5"]) == 2
-  assert "fine_head_share must be in [0, 1]" in capsys.readouterr().err
+  assert "--fine-head-share must be in [0, 1], got 1.5" in capsys.readouterr().err
 
 
 def test_validate_exit_codes_for_row_and_schema_faults(logs_dir, tmp_path,
@@ -226,7 +226,8 @@ def test_config_flags_cover_every_setting_with_its_default():
       model_name="m")
   with pytest.raises(SystemExit):  # argparse refuses an unknown stage.
     parser.parse_args(["--stop-after", "serve"])
-  with pytest.raises(flags.UsageError, match="learning_rate must be > 0"):
+  with pytest.raises(flags.UsageError,
+                     match="--model-learning-rate must be > 0, got 0.0"):
     flags.config_from_args(parser.parse_args(["--model-learning-rate", "0"]))
 
 

@@ -202,7 +202,7 @@ def test_yaml_output_is_the_pipeline_spec(tmp_path, compiled):
     (["--output", "{tmp}/pipeline.json", "--pipeline-name", "Coarse_Rank"],
      "pipeline name 'Coarse_Rank'"),
     (["--output", "{tmp}/pipeline.json", "--train-steps", "0"],
-     "train_steps must be >= 1"),
+     "--train-steps must be >= 1, got 0"),
 ])
 def test_cli_refuses_bad_arguments(tmp_path, capsys, flags, message):
   argv = ["compile-kfp", "--image", IMAGE, "--pipeline-root", ROOT]
