@@ -16,6 +16,7 @@ from tfx_pipeline.cli import data
 from tfx_pipeline.cli import errors
 from tfx_pipeline.cli import pipeline
 from tfx_pipeline.cli import serving
+from tfx_pipeline.cli import simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
   serving.add_parsers(sub)
   pipeline.add_parsers(sub)
   ablate.add_parser(sub)
+  simulate.add_parser(sub)
   return parser
 
 

@@ -1,6 +1,7 @@
 """Parameters of the synthetic search-log world, each with the mechanism it drives."""
 
 import dataclasses
+import json
 from typing import Optional
 
 from models import checks
@@ -270,3 +271,31 @@ class WorldConfig:
   @property
   def end_ts(self) -> int:
     return self.start_ts + self.days * DAY_S
+
+
+# The world a logs directory was generated from, beside its tables, so that
+# a replay (`coarse-rank simulate-ab`) rebuilds the same world.
+WORLD_FILE = "world.json"
+
+
+def to_json(config: WorldConfig) -> str:
+  return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+def from_json(text: str, source: str = "world") -> WorldConfig:
+  """The WorldConfig of `to_json`'s text.
+
+  Raises:
+    ValueError: not a JSON object of WorldConfig fields, naming `source`.
+  """
+  try:
+    values = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{source} is not JSON: {e}") from None
+  fields = {f.name for f in dataclasses.fields(WorldConfig)}
+  if not isinstance(values, dict) or set(values) - fields:
+    unknown = sorted(set(values) - fields) if isinstance(values, dict) else []
+    raise ValueError(f"{source} is not a world's settings"
+                     + (f" (unknown fields: {', '.join(unknown)})"
+                        if unknown else ""))
+  return WorldConfig(**values)

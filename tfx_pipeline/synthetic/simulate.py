@@ -76,13 +76,30 @@ def _history_matrix(users: population.Users, user: np.ndarray,
   return out
 
 
-def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
-                    users: population.Users,
+@dataclasses.dataclass
+class Candidates:
+  """A sub-batch of requests up to the coarse stage, `[r, k]` arrays over
+  each request's k retrieved items (`cand` their item indices).
+
+  `utility` and `buy_utility` are hidden truth; `fine` the fine ranker's
+  scores; `legacy` the legacy coarse stage's.
+  """
+  req: np.ndarray  # [r] request indices.
+  user: np.ndarray  # [r] user indices.
+  cand: np.ndarray
+  utility: np.ndarray
+  buy_utility: np.ndarray
+  fine: np.ndarray
+  legacy: np.ndarray
+
+
+def draw_candidates(cfg: config_lib.WorldConfig,
+                    catalog: population.Catalog, users: population.Users,
                     arrivals: population.Arrivals, req: np.ndarray,
-                    logged: np.ndarray, rng: np.random.Generator,
-                    fine_scorer: FineScorer = None,
-                    explore_share: float = 0.0) -> dict:
-  """Simulates requests `req`; returns flat row arrays keyed like ChunkLogs."""
+                    rng: np.random.Generator,
+                    fine_scorer: FineScorer = None) -> Candidates:
+  """Retrieval, the hidden utilities and both stages' scores of requests
+  `req`, drawn from `rng` in a fixed order."""
   r, k = req.shape[0], cfg.retrieval_size
   intent = arrivals.intent[req]
   qbrand = arrivals.brand[req]
@@ -146,53 +163,124 @@ def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
     fine = fine_scorer(req, cand)
 
   # Legacy coarse stage: a noisy popularity-and-category imitation.
-  coarse = (0.7 * z + 1.5 * cat_match + 1.0 * brand_match
+  legacy = (0.7 * z + 1.5 * cat_match + 1.0 * brand_match
             + rng.normal(0.0, 1.0, size=u_det.shape))
-  passed = _top_k(coarse, cfg.coarse_size)
+  return Candidates(req=req, user=user, cand=cand, utility=utility,
+                    buy_utility=buy_utility, fine=fine, legacy=legacy)
+
+
+def pass_on(cands: Candidates, coarse: np.ndarray, size: int) -> np.ndarray:
+  """The `size` items of highest `coarse` score (`[r, k]`), as `[r, size]`
+  columns of `cand` sorted by the fine score, highest first: the order the
+  fine ranker shows them in."""
+  passed = _top_k(coarse, size)
+  rows = np.arange(passed.shape[0])[:, None]
+  return passed[rows, np.argsort(-cands.fine[rows, passed], axis=1)]
+
+
+@dataclasses.dataclass
+class Funnel:
+  """What users did with the items a coarse stage passed, `[r, K]` in the
+  fine ranker's order (`passed`: columns of `cand`), and the out-of-scene
+  purchases `[r, k]` over every retrieved item."""
+  passed: np.ndarray
+  position: np.ndarray  # -1 where not exposed.
+  clicked: np.ndarray
+  purchased: np.ndarray
+  out_of_scene: np.ndarray
+  out_of_scene_scale: float
+
+
+def out_of_scene_raw(cfg: config_lib.WorldConfig, cands: Candidates,
+                     shown: np.ndarray) -> np.ndarray:
+  """`[r, k]` unscaled out-of-scene purchase weights of wanted retrieved
+  items; `shown` (bool `[r, k]`) ones weigh `out_of_scene_shown_weight`."""
+  return (np.where(shown, cfg.out_of_scene_shown_weight, 1.0)
+          * _sigmoid(2.0 * (cands.buy_utility - cfg.out_of_scene_threshold)))
+
+
+def funnel(cfg: config_lib.WorldConfig, cands: Candidates,
+           passed: np.ndarray, click_draw: np.ndarray, buy_draw: np.ndarray,
+           out_of_scene_draw: np.ndarray,
+           out_of_scene_scale: Optional[float] = None) -> Funnel:
+  """Exposure, clicks, in-scene and out-of-scene purchases.
+
+  Args:
+    cfg, cands: the world and the sub-batch.
+    passed: `[r, K]` columns of `cands.cand` in the order shown.
+    click_draw, buy_draw: uniforms `[r, K]`, one per entry of `passed`.
+    out_of_scene_draw: uniforms `[r, k]`, one per retrieved item.
+    out_of_scene_scale: None scales the out-of-scene weights so that a
+      request buys `out_of_scene_rate` items elsewhere on average (how the
+      logs are made); a replay passes the scale of its reference arm.
+  """
+  r, size = passed.shape
   rows = np.arange(r)[:, None]
-  passed = passed[rows, np.argsort(-fine[rows, passed], axis=1)]
+  rank = np.broadcast_to(np.arange(size), passed.shape)
+  exposed = rank < cfg.exposed_size
+  position = np.where(exposed, rank, -1).astype(np.int32)
+  bias = (1.0 + rank) ** -cfg.position_bias_power
+  clicked = exposed & (click_draw < bias * _sigmoid(
+      cands.utility[rows, passed] - cfg.click_threshold))
+  purchased = clicked & (buy_draw < _sigmoid(
+      cands.buy_utility[rows, passed] - cfg.purchase_threshold))
+
+  # Out-of-scene purchases of wanted items that were retrieved (shown ones
+  # with a relative weight, by default 0).
+  shown = np.zeros(cands.cand.shape, dtype=bool)
+  shown[rows, passed[:, :cfg.exposed_size]] = True
+  raw = out_of_scene_raw(cfg, cands, shown)
+  if out_of_scene_scale is None:
+    out_of_scene_scale = cfg.out_of_scene_rate / max(
+        raw.sum(axis=1).mean(), 1e-12)
+  return Funnel(passed=passed, position=position, clicked=clicked,
+                purchased=purchased,
+                out_of_scene=out_of_scene_draw < raw * out_of_scene_scale,
+                out_of_scene_scale=float(out_of_scene_scale))
+
+
+def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
+                    users: population.Users,
+                    arrivals: population.Arrivals, req: np.ndarray,
+                    logged: np.ndarray, rng: np.random.Generator,
+                    fine_scorer: FineScorer = None,
+                    explore_share: float = 0.0) -> dict:
+  """Simulates requests `req`; returns flat row arrays keyed like ChunkLogs."""
+  r, k = req.shape[0], cfg.retrieval_size
+  cands = draw_candidates(cfg, catalog, users, arrivals, req, rng,
+                          fine_scorer)
+  passed = pass_on(cands, cands.legacy, cfg.coarse_size)
   if explore_share > 0:
     # Exploration traffic: the fine ranker's candidates in random order.
     explore = rng.random(r) < explore_share
     shuffle = np.argsort(rng.random((int(explore.sum()), cfg.coarse_size)),
                          axis=1)
     passed[explore] = np.take_along_axis(passed[explore], shuffle, axis=1)
-  rank = np.broadcast_to(np.arange(cfg.coarse_size), passed.shape)
-  exposed = rank < cfg.exposed_size
-  position = np.where(exposed, rank, -1).astype(np.int32)
-
-  u_imp = utility[rows, passed]
-  bias = (1.0 + rank) ** -cfg.position_bias_power
-  clicked = exposed & (rng.random(passed.shape)
-                       < bias * _sigmoid(u_imp - cfg.click_threshold))
-  purchased = clicked & (rng.random(passed.shape) < _sigmoid(
-      buy_utility[rows, passed] - cfg.purchase_threshold))
-
-  # Out-of-scene purchases of wanted items that were retrieved (shown ones
-  # with a relative weight, by default 0).
-  shown = np.zeros((r, k), dtype=bool)
-  shown[rows, passed[:, :cfg.exposed_size]] = True
-  raw = (np.where(shown, cfg.out_of_scene_shown_weight, 1.0)
-         * _sigmoid(2.0 * (buy_utility - cfg.out_of_scene_threshold)))
-  scale = cfg.out_of_scene_rate / max(raw.sum(axis=1).mean(), 1e-12)
-  oos_r, oos_c = np.nonzero(rng.random((r, k)) < raw * scale)
+  click_draw = rng.random(passed.shape)
+  buy_draw = rng.random(passed.shape)
+  out = funnel(cfg, cands, passed, click_draw, buy_draw,
+               rng.random((r, k)))
+  rows = np.arange(r)[:, None]
+  cand, user, utility = cands.cand, cands.user, cands.utility
+  oos_r, oos_c = np.nonzero(out.out_of_scene)
   oos_ts = (arrivals.ts[req][oos_r]
             + rng.integers(1, cfg.attribution_window_s, size=oos_r.size))
-  buy_r, buy_c = np.nonzero(purchased)
+  buy_r, buy_c = np.nonzero(out.purchased)
   buy_ts = arrivals.ts[req][buy_r] + rng.integers(5, 1800, size=buy_r.size)
+  u_imp = utility[rows, passed]
 
   cand_rows = np.repeat(req[logged], k)
   return dict(
       imp_request=np.repeat(req, cfg.coarse_size),
       imp_item=cand[rows, passed].ravel(),
-      imp_fine_score=fine[rows, passed].ravel(),
-      imp_position=position.ravel(),
-      imp_clicked=clicked.ravel(),
-      imp_purchased=purchased.ravel(),
+      imp_fine_score=cands.fine[rows, passed].ravel(),
+      imp_position=out.position.ravel(),
+      imp_clicked=out.clicked.ravel(),
+      imp_purchased=out.purchased.ravel(),
       imp_utility=u_imp.ravel(),
       cand_request=cand_rows,
       cand_item=cand[logged].ravel(),
-      cand_fine_score=fine[logged].ravel(),
+      cand_fine_score=cands.fine[logged].ravel(),
       cand_utility=utility[logged].ravel(),
       tx_user=np.concatenate([user[buy_r], user[oos_r]]),
       tx_item=np.concatenate([cand[rows, passed][buy_r, buy_c],

@@ -126,8 +126,10 @@ class SyntheticWorld:
                       .astype(object) + " " + words[has_mod])
     return words.astype(str)
 
-  def _requests_table(self, req: np.ndarray, arrivals: population.Arrivals,
-                      prefix: str) -> pa.Table:
+  def requests_table(self, req: np.ndarray, arrivals: population.Arrivals,
+                     prefix: str) -> pa.Table:
+    """The contract's `requests` rows of requests `req` of `arrivals`, ids
+    `prefix` + index."""
     a, u = arrivals, self.users
     user = a.user[req]
     starts = u.history_offsets[user]
@@ -186,16 +188,11 @@ class SyntheticWorld:
     candidate log; the period has the fitted fine ranker if there is one."""
     cfg = self.config
     stream, prefix = (3, BURN_IN_PREFIX) if burn_in else (1, "r")
-    ranker = None if burn_in else self.fine_ranker
     num = arrivals.ts.shape[0]
     for index, lo in enumerate(range(0, num, cfg.requests_per_file)):
       hi = min(lo + cfg.requests_per_file, num)
-      requests = self._requests_table(np.arange(lo, hi), arrivals, prefix)
-      scorer = None
-      if ranker is not None:
-        ctx = fitted_fine.request_context(requests, self._users_table,
-                                          ranker.items)
-        scorer = functools.partial(_score_chunk, ranker, ctx, lo)
+      requests = self.requests_table(np.arange(lo, hi), arrivals, prefix)
+      scorer = None if burn_in else self.fine_scorer(requests, lo)
       rng = np.random.default_rng([cfg.seed, stream, index])
       logged = None if burn_in else simulate.logged_requests(
           cfg, lo, hi, np.random.default_rng([cfg.seed, 4, index]))
@@ -204,6 +201,15 @@ class SyntheticWorld:
           fine_scorer=scorer, logged=logged,
           explore_share=cfg.burn_in_exploration_share if burn_in else 0.0)
       yield Chunk(tables=self._tables(logs, requests), logs=logs)
+
+  def fine_scorer(self, requests: pa.Table, lo: int) -> simulate.FineScorer:
+    """The fitted fine ranker's scorer of `requests` (request indices from
+    `lo`), None for the parametric one."""
+    if self.fine_ranker is None:
+      return None
+    ctx = fitted_fine.request_context(requests, self._users_table,
+                                      self.fine_ranker.items)
+    return functools.partial(_score_chunk, self.fine_ranker, ctx, lo)
 
   def fine_agreement(self, logs: Iterable[simulate.ChunkLogs]) -> dict:
     """The fitted fine ranker's agreement with the hidden utility among the

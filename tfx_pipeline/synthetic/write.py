@@ -109,12 +109,15 @@ class _Stats:
 
 def write_logs(out_dir: str, cfg: config_lib.WorldConfig,
                overwrite: bool = False) -> dict:
-  """Simulates `cfg` and writes every raw-log table under `out_dir`.
+  """Simulates `cfg` and writes every raw-log table under `out_dir`, and
+  the world's settings as `config.WORLD_FILE`.
 
   Returns a summary: rows per table and the simulated rates.
   """
   start = time.time()
   _prepare(out_dir, overwrite)
+  with open(os.path.join(out_dir, config_lib.WORLD_FILE), "w") as f:
+    f.write(config_lib.to_json(cfg))
   world = world_lib.SyntheticWorld(cfg)
   stats = _Stats()
   static = {c.ITEMS: world.items_table(), c.USERS: world.users_table()}
