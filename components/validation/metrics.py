@@ -26,9 +26,12 @@ from models.metrics import candidate_sets
 from models.metrics import listwise
 
 # Which purchases a hitrate counts: all, bought in the search, bought in
-# another scene, of head items, of tail items.
-SLICES = ("global", "in_scene", "out_of_scene", "head", "tail")
-GLOBAL, IN_SCENE, OUT_OF_SCENE, HEAD, TAIL = SLICES
+# another scene, of head items, of tail items; and stage consistency, which
+# counts no purchase: the share of the fine ranker's FINE_TOP best
+# candidates (by their logged fine score) that the scorer's top K keeps.
+SLICES = ("global", "in_scene", "out_of_scene", "head", "tail", "fine_top10")
+GLOBAL, IN_SCENE, OUT_OF_SCENE, HEAD, TAIL, FINE_TOP10 = SLICES
+FINE_TOP = 10
 
 
 @dataclasses.dataclass
@@ -109,8 +112,8 @@ def set_hits(s: EvalSet, score: np.ndarray, parsed: Sequence[cutoffs.Cutoff],
 
   Returns:
     `[len(SLICES), len(parsed) + 1]`: per slice, the expected hits at each
-    cutoff, then the slice's purchases. Sets' arrays add up; `rates` turns
-    the sum into hitrates.
+    cutoff, then the slice's purchases (for FINE_TOP10, the fine ranker's
+    top items). Sets' arrays add up; `rates` turns the sum into hitrates.
   """
   head_item = np.asarray(s.train_exposures) >= head_min_exposures
   score = np.asarray(score, dtype=float)
@@ -119,7 +122,8 @@ def set_hits(s: EvalSet, score: np.ndarray, parsed: Sequence[cutoffs.Cutoff],
       s.out_of_scene, head_item)
   bought = in_scene | out_scene
   positives = {GLOBAL: bought, IN_SCENE: in_scene, OUT_OF_SCENE: out_scene,
-               HEAD: bought & head, TAIL: bought & ~head}
+               HEAD: bought & head, TAIL: bought & ~head,
+               FINE_TOP10: fine_top(s)}
   out = np.zeros((len(SLICES), len(parsed) + 1))
   for row, name in enumerate(SLICES):
     positive = positives[name]
@@ -129,6 +133,18 @@ def set_hits(s: EvalSet, score: np.ndarray, parsed: Sequence[cutoffs.Cutoff],
                        for c in parsed]
       out[row, -1] = positive.sum()
   return out
+
+
+def fine_top(s: EvalSet, n: int = FINE_TOP) -> np.ndarray:
+  """bool over the set's distinct items (dedupe's order): the `n` with the
+  highest logged fine score (an item's highest), among those that have
+  one; equal scores at the n-th place are taken in item id order."""
+  fine = np.asarray(s.fine_score, dtype=float)
+  (best,) = dedupe(s.item_ids, np.where(np.isnan(fine), -np.inf, fine))
+  order = np.argsort(-best, kind="stable")[:n]
+  top = np.zeros(best.shape[0], dtype=bool)
+  top[order[np.isfinite(best[order])]] = True
+  return top
 
 
 def rates(sums: np.ndarray, ks: Sequence[str]) -> Dict[str, Dict[str, float]]:

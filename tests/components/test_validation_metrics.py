@@ -167,8 +167,11 @@ def test_candidate_set_hitrate_groups_entries_by_request():
 def test_hitrate_without_purchases_is_nan():
   table = metrics.hitrate([_set(["a", "b"])], [np.array([1.0, 0.0])],
                           ks=["1"], head_min_exposures=1)
-  assert all(math.isnan(row["1"]) for row in table.values())
+  assert all(math.isnan(row["1"]) for name, row in table.items()
+             if name != metrics.FINE_TOP10)
   assert metrics.as_json(table)["global"] == {"1": None}
+  # Both are the fine ranker's top (fine scores 0, 0); the top 1 keeps one.
+  assert table[metrics.FINE_TOP10]["1"] == 0.5
 
 
 def test_hitrate_with_duplicate_candidates():
@@ -204,14 +207,36 @@ def test_set_hits_by_hand_add_up_to_the_hitrate():
   second = _set(["x", "y"], out_scene=["x"], exposures=[0, 20])
   parsed = [cutoffs.parse("1"), cutoffs.parse("3")]
   hits = metrics.set_hits(first, np.array([0.2, 0.9, 0.8, 0.1]), parsed, 5)
-  # Rows: global, in_scene, out_of_scene, head, tail; columns: @1, @3,
-  # purchases. a (head, in scene) is 3rd, d (tail, elsewhere) 4th.
+  # Rows: global, in_scene, out_of_scene, head, tail, fine_top10; columns:
+  # @1, @3, purchases. a (head, in scene) is 3rd, d (tail, elsewhere) 4th;
+  # all four are the fine ranker's top 10.
   np.testing.assert_array_equal(hits, [[0, 1, 2], [0, 1, 1], [0, 0, 1],
-                                       [0, 1, 1], [0, 0, 1]])
+                                       [0, 1, 1], [0, 0, 1], [1, 3, 4]])
   total = hits + metrics.set_hits(second, np.array([1.0, 0.0]), parsed, 5)
   assert metrics.rates(total, ["1", "3"])["global"] == {"1": 1 / 3,
                                                         "3": 2 / 3}
   assert metrics.rates(total, ["1", "3"])["head"] == {"1": 0.0, "3": 1.0}
+
+
+def test_stage_consistency_is_the_share_of_the_fine_top_kept():
+  # 13 candidates, one listed twice (its higher fine score counts), one
+  # without a fine score. Fine top 10: i00..i09 (fine 12..3), not i10, i11
+  # (fine 2, 1) nor n (none).
+  items = [f"i{j:02d}" for j in range(12)] + ["n", "i11"]
+  fine = [12.0 - j for j in range(12)] + [np.nan, 0.5]
+  top = metrics.fine_top(_set(items, fine=fine))
+  # dedupe's order: i00..i11, n.
+  assert top.tolist() == [True] * 10 + [False, False, False]
+  # The scorer ranks n, i11, i10 first, then i00..i09 in reverse.
+  score = np.array([float(j) for j in range(12)] + [100.0, 50.0])
+  score[10], score[11] = 60.0, 55.0
+  hits = metrics.set_hits(_set(items, fine=fine), score,
+                          [cutoffs.parse("3"), cutoffs.parse("5")], 1)
+  # Top 3: n, i10, i11: no fine top item; top 5 adds i09, i08.
+  np.testing.assert_array_equal(hits[metrics.SLICES.index("fine_top10")],
+                                [0, 2, 10])
+  # A set without fine scores has no fine top.
+  assert not metrics.fine_top(_set(["a", "b"], fine=[np.nan] * 2)).any()
 
 
 def test_ndcg_sums_of_batches_add_up_to_the_mean():
