@@ -38,6 +38,9 @@ STAGES = (LEGACY, MODEL, ORACLE, RANDOM)
 # The fine ranker's top this many over the whole candidate set: the
 # stage-consistency measure asks how many of them a coarse stage keeps.
 FINE_TOP = 10
+# An online A/B test runs about a week, long enough for weekly cycles and
+# short enough that the logs' model is still the one being tested.
+AB_DAYS = 7
 # Request ids of the replay.
 REPLAY_PREFIX = "a"
 
@@ -62,15 +65,15 @@ OUTCOMES = ("exposures", "clicks", "purchases_in_scene",
 
 def replay_arrivals(world: world_lib.SyntheticWorld, num_requests: int,
                     seed: int) -> population.Arrivals:
-  """`num_requests` requests after the logged period, as long as the logged
-  period per request: the same users (by the same activity) and catalog."""
+  """`num_requests` requests in the AB_DAYS after the logged period: the
+  same users (by the same activity) and catalog, the world's drift (item
+  launches, popularity trends) carried on. The span does not depend on
+  `num_requests`, so replays of different sizes see the same world."""
   cfg = world.config
-  span = max(1, int(round((cfg.end_ts - cfg.start_ts) * num_requests
-                          / cfg.num_requests)))
   return population.make_arrivals(
       cfg, world.catalog, world.users,
       np.random.default_rng([cfg.seed, 7, seed]), num_requests=num_requests,
-      start_ts=cfg.end_ts, end_ts=cfg.end_ts + span,
+      start_ts=cfg.end_ts, end_ts=cfg.end_ts + AB_DAYS * config_lib.DAY_S,
       activity=world.arrivals.activity)
 
 
