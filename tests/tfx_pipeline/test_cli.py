@@ -22,7 +22,8 @@ from tfx_pipeline import local_runner
 from tfx_pipeline.cli import flags
 
 SUBCOMMANDS = ("generate", "validate-logs", "build-examples", "serve",
-               "query", "report", "run", "compile-kfp", "demo", "ablate")
+               "query", "report", "run", "compile-kfp", "demo", "ablate",
+               "simulate-ab")
 
 
 @pytest.mark.parametrize("argv", [["--help"]] + [[s, "--help"]

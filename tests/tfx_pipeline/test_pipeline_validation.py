@@ -68,7 +68,9 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path, capsys):
   # The fine ranker is always evaluated on the same sets.
   assert untrained["hitrate"]["fine_ranker"]["global"]["100"] > 0.3
   assert set(untrained["hitrate"]["model"]) == {
-      "global", "in_scene", "out_of_scene", "head", "tail"}
+      "global", "in_scene", "out_of_scene", "head", "tail", "fine_top10"}
+  # The fine ranker keeps its own top 10 in its top 100.
+  assert untrained["hitrate"]["fine_ranker"]["fine_top10"]["100"] == 1.0
 
   trained = _run(root, TRAINED, steps=400)
   assert trained["hitrate"]["model"]["global"]["100"] >= THRESHOLD
