@@ -68,8 +68,19 @@ def _cell(value: float) -> str:
   return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
+def _ordered(runs: dict) -> dict:
+  """`runs` with the defaults first, the best yardstick, then the changes
+  in CHANGES' order (then any other): the same report from a fresh run and
+  from results.json, whose keys are sorted."""
+  known = [defaults.DEFAULTS, suite.BEST_YARDSTICK] + [
+      name for name, _ in defaults.CHANGES]
+  order = [k for k in known if k in runs] + sorted(set(runs) - set(known))
+  return {k: runs[k] for k in order}
+
+
 def markdown(runs: dict, command: str, world_names, num_requests: int,
              seed: int) -> str:
+  runs = _ordered(runs)
   effects = defaults.effects(
       {k: v for k, v in runs.items() if k != suite.BEST_YARDSTICK},
       defaults.DEFAULTS)
