@@ -30,7 +30,8 @@ print(json.dumps(summary))
 
 def _rewrite_baseline(logs_dir: str, out_dir: str) -> float:
   start = time.perf_counter()
-  for table in sorted(os.listdir(logs_dir)):
+  for table in sorted(n for n in os.listdir(logs_dir)
+                      if os.path.isdir(os.path.join(logs_dir, n))):
     os.makedirs(os.path.join(out_dir, table), exist_ok=True)
     for name in sorted(os.listdir(os.path.join(logs_dir, table))):
       data = pq.read_table(os.path.join(logs_dir, table, name))

@@ -29,7 +29,8 @@ def _run(root, hparams, steps):
       config_lib.PipelineConfig(
           hparams=hparams_lib.HParams(**hparams), train_steps=steps,
           eval_steps=2, pipeline_name="validation-test",
-          validation=config_lib.ValidationConfig(threshold=THRESHOLD,
+          validation=config_lib.ValidationConfig(k_main="100",
+                                                 threshold=THRESHOLD,
                                                  tolerance=0.02)),
       os.path.join(root, "logs"), root, local_runner.beam_args("in_memory"))
   report = report_lib.load(result.metrics)
@@ -56,13 +57,17 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path, capsys):
   assert main < THRESHOLD
   assert not untrained["blessed"]
   assert "below the threshold" in untrained["reasons"][0]
-  # Popularity (train exposures) is evaluated on the same sets, and an
-  # untrained model does not beat it either.
-  popularity = untrained["hitrate"]["popularity"]["global"]["100"]
-  assert popularity > main
+  # The yardsticks are evaluated on the same sets, and an untrained model
+  # does not beat the best of them either.
+  yardsticks = {name: untrained["hitrate"][name]["global"]["100"]
+                for name in ("popularity", "sales", "counts")}
+  best = max(yardsticks, key=yardsticks.get)
+  assert yardsticks[best] > main
   assert untrained["reasons"][1] == (
-      f"candidate hitrate {main:.4f} does not beat popularity's "
-      f"{popularity:.4f} (train exposures of the item)")
+      f"candidate hitrate {main:.4f} does not beat the best yardstick, "
+      f"{best}'s {yardsticks[best]:.4f} (popularity "
+      f"{yardsticks['popularity']:.4f}, sales {yardsticks['sales']:.4f}, "
+      f"counts {yardsticks['counts']:.4f})")
   assert untrained["baseline_model_uri"] is None
   assert _versions(root) == []
   # The fine ranker is always evaluated on the same sets.
@@ -102,8 +107,8 @@ def test_only_models_clearing_the_bar_are_pushed(tmp_path, capsys):
       "--require-blessing", "--beam-mode", "in_memory", "--train-steps", "1",
       "--eval-steps", "2", "--pipeline-name", "validation-test",
       "--model-learning-rate", "1e-9", "--model-batch-size", "32",
-      "--model-seed", "1", "--threshold", str(THRESHOLD), "--tolerance",
-      "0.02"]) == 3
+      "--model-seed", "1", "--k-main", "100", "--threshold", str(THRESHOLD),
+      "--tolerance", "0.02"]) == 3
   captured = capsys.readouterr()
   assert "not pushed: the model was not blessed" in captured.out
   assert "error: the model was not blessed" in captured.err
