@@ -41,9 +41,12 @@ def test_component_in_local_dag_runner(tmp_path, monkeypatch):
   logs = str(tmp_path / "logs")
   write.write_logs(logs, world_config.WorldConfig(num_requests=200,
                                                  num_items=600, seed=2))
-  # 10 exposed + 10 unexposed + 25 random + out-of-scene purchases do not
-  # fit in the default 40 slots: some random negatives are cut and counted.
-  params = params_lib.ListwiseParams(num_random=25, seed=3)
+  # 10 exposed + 10 unexposed + 25 negatives (random ones, or from the
+  # request's logged candidate set where it has one) + out-of-scene
+  # purchases do not fit in the default 40 slots: some negatives are cut
+  # and counted.
+  params = params_lib.ListwiseParams(num_random=25,
+                                     num_candidate_negatives=25, seed=3)
   config = config_lib.PipelineConfig(listwise=params,
                                      stop_after=config_lib.TRANSFORM,
                                      pipeline_name="listwise-test")
@@ -97,8 +100,8 @@ def test_component_in_local_dag_runner(tmp_path, monkeypatch):
   assert report["lists"]["truncated_items"] == overflow
   split_names = artifact_utils.decode_split_names(
       by_type["Examples"][0].properties["split_names"].string_value)
-  assert sorted(split_names) in (["catalog", "eval", "train", "valid"],
-                                 ["eval"])
+  assert sorted(split_names) in (
+      ["catalog", "eval", "train", "valid", "valid_candidates"], ["eval"])
 
   # Transform ran on the examples: transformed train split with id features
   # of the list's shape, padding-free lists here (every slot is filled).
