@@ -228,23 +228,17 @@ def saved_model_scorer(model_dir: str, world, batch_size: int = 64
 def grpc_scorer(target: str, model_name: str, world, batch_size: int = 64
                 ) -> replay.ModelScorer:
   """Scores through a TF Serving (or the local) gRPC server's Predict."""
-  from models import requests as requests_lib  # pylint: disable=g-import-not-at-top
-  from models import serving as model_serving  # pylint: disable=g-import-not-at-top
   from serving import client as client_lib  # pylint: disable=g-import-not-at-top
 
   client = client_lib.RankingClient(target, model_name, timeout=60.0)
   profiles = replay.user_profiles(world)
 
   def score(requests: pa.Table, item_ids: np.ndarray) -> np.ndarray:
-    contexts = replay.request_contexts(profiles, requests)
-    out = []
-    for start in range(0, len(contexts), batch_size):
-      inputs = requests_lib.rank_inputs([
-          requests_lib.RankRequest(**context, candidate_item_ids=list(items))
-          for context, items in zip(contexts[start:start + batch_size],
-                                    item_ids[start:start + batch_size])])
-      outputs, _ = client.predict(inputs,
-                                  output_filter=[model_serving.SCORES])
-      out.append(outputs[model_serving.SCORES])
-    return np.concatenate(out)
+    batch = [client_lib.RankRequest(**context, candidate_item_ids=list(items))
+             for context, items in zip(
+                 replay.request_contexts(profiles, requests), item_ids)]
+    return np.stack([ranking.scores
+                     for start in range(0, len(batch), batch_size)
+                     for ranking in client.rank_batch(
+                         batch[start:start + batch_size])])
   return score

@@ -1,7 +1,6 @@
 """The world suite study: the default pipeline on every world, per seed, against the fine ranker, the yardsticks and the TFRS baseline."""
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -15,6 +14,7 @@ from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
 from tfx_pipeline.ablation import summary
 from tfx_pipeline.ablation import variants as variants_lib
+from tfx_pipeline.synthetic import config as synthetic_config
 from tfx_pipeline.synthetic import worlds
 from tfx_pipeline.synthetic import write
 
@@ -88,7 +88,7 @@ def _logs(out_dir: str, name: str, num_requests: Optional[int]) -> str:
   world = worlds.world_config(name, num_requests=num_requests)
   logs = os.path.join(out_dir, name, "logs")
   marker = os.path.join(out_dir, name, WORLD_FILE)
-  wanted = json.dumps(dataclasses.asdict(world), sort_keys=True)
+  wanted = synthetic_config.to_json(world)
   if os.path.exists(marker):
     with open(marker) as f:
       if f.read() == wanted:

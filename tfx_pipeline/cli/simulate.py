@@ -54,17 +54,18 @@ def saved_model_dir(path: str) -> str:
   Raises:
     flags.UsageError: neither.
   """
-  if os.path.isfile(os.path.join(path, "saved_model.pb")):
+  from serving import layout  # pylint: disable=g-import-not-at-top
+
+  if os.path.isfile(os.path.join(path, layout.SAVED_MODEL_FILE)):
     return path
-  versions = sorted((int(n), os.path.join(path, n))
-                    for n in (os.listdir(path) if os.path.isdir(path) else ())
-                    if n.isdigit() and os.path.isfile(
-                        os.path.join(path, n, "saved_model.pb")))
+  versions = (layout.list_versions(path) if os.path.isdir(path) else {})
+  versions = {v: p for v, p in versions.items()
+              if os.path.isfile(os.path.join(p, layout.SAVED_MODEL_FILE))}
   if not versions:
     raise flags.UsageError(
-        f"--model {path} is neither a SavedModel (saved_model.pb) nor a "
-        "base path with numbered versions of one")
-  return versions[-1][1]
+        f"--model {path} is neither a SavedModel ({layout.SAVED_MODEL_FILE}) "
+        "nor a base path with numbered versions of one")
+  return versions[max(versions)]
 
 
 def _simulate_ab(args: argparse.Namespace) -> int:
@@ -100,7 +101,6 @@ def _simulate_ab(args: argparse.Namespace) -> int:
         "oracle and random arms alone)"
         + (f"; got {' and '.join(given)}" if given else ""))
   model = saved_model_dir(args.model) if args.model is not None else None
-  outputs.check_writable(args.output)
   with outputs.fresh(args.output, args.overwrite, flag="--output") as out:
     written = _run(args, cfg, sweep, model, out)
   print(f"written to {args.output}: {', '.join(written)}")

@@ -159,9 +159,8 @@ def replay(world: world_lib.SyntheticWorld, arms: Sequence[Arm],
       scores[MODEL] = np.asarray(model_scorer(requests, item_ids[cands.cand]),
                                  np.float64)
     # Every item alike: the scale depends on no arm.
-    scale = cfg.out_of_scene_rate / max(simulate.out_of_scene_raw(
-        cfg, cands, np.ones(cands.cand.shape, bool)).sum(axis=1).mean(),
-                                        1e-12)
+    scale = simulate.scale_to_rate(cfg, simulate.out_of_scene_raw(
+        cfg, cands, np.ones(cands.cand.shape, bool)))
     for arm in arms:
       parts[arm.name].append(arm_outcomes(cfg, cands, scores[arm.stage],
                                            arm.size, draws, scale, price))

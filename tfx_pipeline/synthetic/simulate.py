@@ -188,7 +188,6 @@ class Funnel:
   clicked: np.ndarray
   purchased: np.ndarray
   out_of_scene: np.ndarray
-  out_of_scene_scale: float
 
 
 def out_of_scene_raw(cfg: config_lib.WorldConfig, cands: Candidates,
@@ -197,6 +196,12 @@ def out_of_scene_raw(cfg: config_lib.WorldConfig, cands: Candidates,
   items; `shown` (bool `[r, k]`) ones weigh `out_of_scene_shown_weight`."""
   return (np.where(shown, cfg.out_of_scene_shown_weight, 1.0)
           * _sigmoid(2.0 * (cands.buy_utility - cfg.out_of_scene_threshold)))
+
+
+def scale_to_rate(cfg: config_lib.WorldConfig, raw: np.ndarray) -> float:
+  """The factor that makes a request buy `out_of_scene_rate` retrieved
+  items elsewhere on average, given `out_of_scene_raw`'s weights."""
+  return cfg.out_of_scene_rate / max(raw.sum(axis=1).mean(), 1e-12)
 
 
 def funnel(cfg: config_lib.WorldConfig, cands: Candidates,
@@ -212,7 +217,7 @@ def funnel(cfg: config_lib.WorldConfig, cands: Candidates,
     out_of_scene_draw: uniforms `[r, k]`, one per retrieved item.
     out_of_scene_scale: None scales the out-of-scene weights so that a
       request buys `out_of_scene_rate` items elsewhere on average (how the
-      logs are made); a replay passes the scale of its reference arm.
+      logs are made); a replay passes one scale for every arm.
   """
   r, size = passed.shape
   rows = np.arange(r)[:, None]
@@ -231,12 +236,10 @@ def funnel(cfg: config_lib.WorldConfig, cands: Candidates,
   shown[rows, passed[:, :cfg.exposed_size]] = True
   raw = out_of_scene_raw(cfg, cands, shown)
   if out_of_scene_scale is None:
-    out_of_scene_scale = cfg.out_of_scene_rate / max(
-        raw.sum(axis=1).mean(), 1e-12)
+    out_of_scene_scale = scale_to_rate(cfg, raw)
   return Funnel(passed=passed, position=position, clicked=clicked,
                 purchased=purchased,
-                out_of_scene=out_of_scene_draw < raw * out_of_scene_scale,
-                out_of_scene_scale=float(out_of_scene_scale))
+                out_of_scene=out_of_scene_draw < raw * out_of_scene_scale)
 
 
 def _simulate_batch(cfg: config_lib.WorldConfig, catalog: population.Catalog,
