@@ -43,7 +43,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 from testing import beam_workers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from testing import memory  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfx_pipeline import run_result  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import config as world_config  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -111,7 +111,7 @@ def _bench(requests: int, train_steps: int, beam_mode: str, runner: str,
             driver.peak_mb(start, end, of=memory.CHILDREN))
 
   figures = {WHOLE_RUN: (seconds, *peaks())}
-  for run in local_runner.read_run(out).components:
+  for run in run_result.read_run(out).components:
     figures[run.component] = (run.seconds,
                               *peaks(run.started, run.started + run.seconds))
   return figures

@@ -72,7 +72,7 @@ from tensorflow_serving.apis import predict_pb2
 
 from models import serving as model_serving
 from serving import client as client_lib
-from serving import config as config_lib
+from serving import constants
 from serving import layout
 from serving import rest_client
 from serving import servable as servable_lib
@@ -238,7 +238,7 @@ def _measure_size(args, base_path: str, logs: str, newest: str,
 
   # A real answer to the first request, for the floor server to repeat.
   response = servable_lib.Servable(0, newest).predict(
-      client_lib.predict_request(config_lib.DEFAULT_MODEL_NAME, inputs[0]))
+      client_lib.predict_request(constants.DEFAULT_MODEL_NAME, inputs[0]))
   floor, floor_target = _start_floor(response, work)
   plain, target, rest_target = _start_server(
       base_path, os.path.join(work, "server.log"), [])

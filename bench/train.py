@@ -5,7 +5,7 @@ Generates synthetic logs, runs the pipeline up to Transform once
 transformed batches in memory, so input I/O and parsing are not measured:
 each timed step is one compiled `train_step` on a cached batch.
 
-Then, in the same process, trains the coarse ranker (trainer.build_model)
+Then, in the same process, trains the coarse ranker (training.build_model)
 and the baseline (models/baseline.py: the same towers, tfrs.tasks.Retrieval
 over (query, clicked item) pairs) for the same number of steps at the same
 batch size, after a warm-up that includes tf.function tracing. The two are
@@ -37,9 +37,10 @@ from models import baseline  # pylint: disable=g-import-not-at-top
 from models import features as f  # pylint: disable=g-import-not-at-top
 from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
 from models import serving  # pylint: disable=g-import-not-at-top
-from models import trainer  # pylint: disable=g-import-not-at-top
+from models import training  # pylint: disable=g-import-not-at-top
 from tfx_pipeline import config as config_lib  # pylint: disable=g-import-not-at-top
 from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+from tfx_pipeline import run_result  # pylint: disable=g-import-not-at-top
 from tfx_pipeline.cli import flags  # pylint: disable=g-import-not-at-top
 from tfx_pipeline.synthetic import config as world_config  # pylint: disable=g-import-not-at-top
 from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top
@@ -69,7 +70,7 @@ def _transform(requests: int, seed: int, logs: Optional[str], root: str,
   result = local_runner.run(
       config_lib.PipelineConfig(stop_after=config_lib.TRANSFORM).replace(
           listwise__seed=seed), logs, root, beam_args)
-  train = result.split(local_runner.TRANSFORM, "transformed_examples",
+  train = result.split(run_result.TRANSFORM, "transformed_examples",
                        "train")
   return os.path.join(train, "*"), result.transform_graph
 
@@ -77,9 +78,9 @@ def _transform(requests: int, seed: int, logs: Optional[str], root: str,
 def _dataset(pattern: str, tf_transform_output: tft.TFTransformOutput,
              batch_size: int) -> tf.data.Dataset:
   """One unshuffled pass over the transformed examples."""
-  return trainer.input_fn([pattern], trainer.local_data_accessor(),
-                          tf_transform_output, batch_size, shuffle=False,
-                          num_epochs=1)
+  return training.input_fn([pattern], training.local_data_accessor(),
+                           tf_transform_output, batch_size, shuffle=False,
+                           num_epochs=1)
 
 
 def _cached_batches(dataset: tf.data.Dataset, batch_size: int,
@@ -210,8 +211,8 @@ def main() -> None:
         f.transformed_name(f.ITEM_ID)])[0]) for b in batches]
 
     tf.keras.utils.set_random_seed(args.seed)
-    models = {"coarse ranker": trainer.build_model(tf_transform_output,
-                                                   hparams),
+    models = {"coarse ranker": training.build_model(tf_transform_output,
+                                                    hparams),
               "tfrs retrieval baseline": baseline.build_baseline(
                   tf_transform_output, hparams)}
     steps = {name: _warm_up(model, batches, args.warmup_steps)
@@ -223,9 +224,9 @@ def main() -> None:
 
     export_dir = os.path.join(tmp, "serving")
     serving.export(models[names[0]], tf_transform_output, hparams,
-                   trainer.read_catalog([pattern],
-                                        trainer.local_data_accessor(),
-                                        tf_transform_output), export_dir)
+                   training.read_catalog([pattern],
+                                         training.local_data_accessor(),
+                                         tf_transform_output), export_dir)
     serve = tf.saved_model.load(export_dir).signatures[
         serving.SERVING_DEFAULT]
     latencies = _latencies_ms(

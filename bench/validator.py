@@ -42,11 +42,13 @@ from components.validation import data  # pylint: disable=g-import-not-at-top,wr
 from components.validation import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from components.validation import scorers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from components.validation import scoring  # pylint: disable=g-import-not-at-top,wrong-import-position
+from testing import memory  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfx_pipeline import beam_options  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfx_pipeline import run_result  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import worlds  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx_pipeline.synthetic import write  # pylint: disable=g-import-not-at-top,wrong-import-position
-from testing import memory  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _KS = ["100", "5%", "10%", "25%"]
 _HEAD_SHARE = 0.2
@@ -69,7 +71,7 @@ def _evaluate(mode: str, candidates: str, lists: str, model: str,
         data.split_files(candidates), data.split_files(lists),
         {scorers.MODEL: model}, _KS, _HEAD_SHARE, out,
         lambda: beam.Pipeline(options=pipeline_options.PipelineOptions(
-            local_runner.beam_args(beam_mode))))
+            beam_options.beam_args(beam_mode))))
   return {"seconds": time.perf_counter() - start, "metrics": result}
 
 
@@ -125,15 +127,15 @@ def _newest_trained(output_dir: str) -> List[str]:
   Not simply the newest run's: a later run may have stopped before training.
   """
   done = ("ran", "cached")
-  trainers = [r for r in local_runner.executions_of(
-      output_dir, local_runner.TRAINER) if r.state in done]
-  gens = [r for r in local_runner.executions_of(
-      output_dir, local_runner.EXAMPLE_GEN) if r.state in done]
+  trainers = [r for r in run_result.executions_of(
+      output_dir, run_result.TRAINER) if r.state in done]
+  gens = [r for r in run_result.executions_of(
+      output_dir, run_result.EXAMPLE_GEN) if r.state in done]
   if not trainers or not gens:
     raise SystemExit(f"no trained model under {output_dir}")
   gen = gens[-1].outputs
-  return [local_runner.split_uri(gen["eval_candidates"][0], split_lib.EVAL),
-          local_runner.split_uri(gen["examples"][0], split_lib.EVAL),
+  return [run_result.split_uri(gen["eval_candidates"][0], split_lib.EVAL),
+          run_result.split_uri(gen["examples"][0], split_lib.EVAL),
           path_utils.serving_model_path(trainers[-1].outputs["model"][0])]
 
 
@@ -148,10 +150,10 @@ def _trained(args: argparse.Namespace, tmp: str) -> List[str]:
   config = config_lib.PipelineConfig(stop_after=config_lib.TRAIN,
                                      train_steps=args.train_steps)
   result = local_runner.run(config, logs, os.path.join(tmp, "run"),
-                            local_runner.beam_args(args.beam_mode))
-  return [result.split(local_runner.EXAMPLE_GEN, "eval_candidates",
+                            beam_options.beam_args(args.beam_mode))
+  return [result.split(run_result.EXAMPLE_GEN, "eval_candidates",
                        split_lib.EVAL),
-          result.split(local_runner.EXAMPLE_GEN, "examples", split_lib.EVAL),
+          result.split(run_result.EXAMPLE_GEN, "examples", split_lib.EVAL),
           path_utils.serving_model_path(result.model)]
 
 

@@ -14,7 +14,7 @@ Importing this module installs a `sys.unraisablehook` that drops exactly
 those: a TypeError raised by that finalizer while the interpreter is
 finalizing. Everything else goes to the previous hook. Beam imports it in
 every worker process when the pipeline names it in `--beam_plugins`
-(local_runner.beam_args does); that import is its only use.
+(beam_options.beam_args does); that import is its only use.
 """
 
 import sys

@@ -1,7 +1,7 @@
 """The optional Tuner step: a KerasTuner random search over the hyperparameters that decide generalisation, its space in one place.
 
 The TFX Tuner component calls `tuner_fn`; each trial trains the coarse
-ranker as the Trainer does (trainer.fit: the same data, the validation
+ranker as the Trainer does (training.fit: the same data, the validation
 split, the best checkpoint) for the Tuner's `train_args` steps and reports
 its best checkpoint's value of HParams.checkpoint_metric, the objective.
 The Trainer then starts from the best trial's values
@@ -16,6 +16,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.components.tuner import component as tuner_component
 
 from models import hparams as hparams_lib
+from models import training
 
 # HParams field -> the values a trial may take. Everything else keeps the
 # pipeline's settings.
@@ -55,14 +56,12 @@ def apply(hparams: hparams_lib.HParams,
 
 
 class _Search(keras_tuner.RandomSearch):
-  """Random search whose trials train with trainer.fit."""
+  """Random search whose trials train with training.fit."""
 
   def run_trial(self, trial, fn_args: fn_args_utils.FnArgs,
                 base: hparams_lib.HParams) -> Dict[str, float]:
-    from models import trainer  # pylint: disable=g-import-not-at-top
-
     hparams = apply(base, trial.hyperparameters.values)
-    _, summary = trainer.fit(fn_args, trainer.build_model, hparams)
+    _, summary = training.fit(fn_args, training.build_model, hparams)
     return {OBJECTIVE: summary[OBJECTIVE]}
 
 

@@ -1,4 +1,1 @@
-"""Serving: TF Serving layout, gRPC client and a local TF-Serving-compatible server."""
-
-# The served model's name, unless a config names another.
-DEFAULT_MODEL_NAME = "coarse_ranker"
+"""Serving: TF Serving layout, gRPC and REST clients (client.py, rest_client.py) and a local TF-Serving-compatible server (server.py); what both ends share is in constants.py."""

@@ -29,7 +29,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from models import features as f
 from models import requests as requests_lib
 from models import serving as model_serving
-from serving import config as config_lib
+from serving import constants
 from serving import tensors
 
 DEFAULT_TARGET = "localhost:8500"
@@ -37,11 +37,6 @@ UNKNOWN_INT = f.UNKNOWN_INT
 # The request type and its padding live with the signature, in models/.
 RankRequest = requests_lib.RankRequest
 rank_inputs = requests_lib.rank_inputs
-# Large requests are valid (10,000 candidates of long ids); TF Serving's own
-# limit is 2 GB.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-GRPC_OPTIONS = (("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES))
 _State = get_model_status_pb2.ModelVersionStatus.State
 
 
@@ -120,7 +115,7 @@ class RankingClient:
   """
 
   def __init__(self, target: str = DEFAULT_TARGET,
-               model_name: str = config_lib.DEFAULT_MODEL_NAME, *,
+               model_name: str = constants.DEFAULT_MODEL_NAME, *,
                timeout: float = 10.0, version: Optional[int] = None,
                version_label: Optional[str] = None,
                pad_candidates_to: Optional[int] = None,
@@ -133,7 +128,7 @@ class RankingClient:
     self._pad_candidates_to = pad_candidates_to
     self._history_length = history_length
     self._channel = channel or grpc.insecure_channel(target,
-                                                     options=GRPC_OPTIONS)
+                                                     options=constants.GRPC_OPTIONS)
     self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(
         self._channel)
     self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)

@@ -7,7 +7,7 @@ from google.protobuf import text_format
 import tensorflow as tf
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import DEFAULT_MODEL_NAME  # pylint: disable=g-bad-import-order
+from serving import constants
 _PLATFORM = "tensorflow"
 
 
@@ -113,5 +113,5 @@ def from_flags(model_name: Optional[str], model_base_path: Optional[str],
   if not model_base_path:
     raise ConfigError("pass --model_base_path (and --model_name) or "
                       "--model_config_file")
-  return [ModelConfig(name=model_name or DEFAULT_MODEL_NAME,
+  return [ModelConfig(name=model_name or constants.DEFAULT_MODEL_NAME,
                       base_path=model_base_path)]

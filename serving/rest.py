@@ -29,6 +29,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 
+from serving import constants
 from serving import errors
 from serving import rest_json
 from serving import service
@@ -39,7 +40,6 @@ _PATH = re.compile(
     r"/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<method>:[A-Za-z]+|/metadata)?")
-VERSION_HEADER = "X-Model-Version"
 _PREDICT = ":predict"
 _METADATA = "/metadata"
 _NOT_SERVED = (":classify", ":regress")
@@ -129,7 +129,7 @@ class Api:
                                  f"{_PREDICT}")
     if endpoint == _PREDICT:
       answer, version = self.predict(spec, body)
-      return answer, {VERSION_HEADER: str(version)}
+      return answer, {constants.VERSION_HEADER: str(version)}
     if endpoint == _METADATA:
       return self.metadata(spec), {}
     return _message_json(self._models.status(

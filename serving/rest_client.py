@@ -15,8 +15,7 @@ import numpy as np
 
 from models import serving as model_serving
 from serving import client as client_lib
-from serving import config as config_lib
-from serving import rest
+from serving import constants
 from serving import rest_json
 
 
@@ -55,7 +54,7 @@ class RestRankingClient:
   """
 
   def __init__(self, target: str,
-               model_name: str = config_lib.DEFAULT_MODEL_NAME, *,
+               model_name: str = constants.DEFAULT_MODEL_NAME, *,
                timeout: float = 10.0, version: Optional[int] = None):
     host, port = target.rsplit(":", 1)
     self._connection = _Connection(host, int(port), timeout=timeout)
@@ -97,7 +96,7 @@ class RestRankingClient:
     outputs = {name: np.array(value, dtype=(
         np.int32 if name == model_serving.TOP_K_INDICES else np.float32))
                for name, value in answer["outputs"].items()}
-    return outputs, int(response.getheader(rest.VERSION_HEADER, "0"))
+    return outputs, int(response.getheader(constants.VERSION_HEADER, "0"))
 
   def rank_batch(self, requests: Sequence[client_lib.RankRequest]
                  ) -> List[client_lib.Ranking]:

@@ -18,8 +18,8 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving import batched
 from serving import batching
-from serving import client
 from serving import config as config_lib
+from serving import constants
 from serving import manager as manager_lib
 from serving import rest
 from serving import service
@@ -27,7 +27,7 @@ from serving import service
 _LOG = logging.getLogger(__name__)
 # Without SO_REUSEPORT a second server on a port in use fails to bind,
 # instead of silently sharing the port's connections with the first.
-SERVER_OPTIONS = client.GRPC_OPTIONS + (("grpc.so_reuseport", 0),)
+SERVER_OPTIONS = constants.GRPC_OPTIONS + (("grpc.so_reuseport", 0),)
 
 
 class BindError(RuntimeError):

@@ -22,8 +22,10 @@ import pyarrow.parquet as pq
 from components.raw_logs import contract as c
 from models import hparams as hparams_lib
 from serving import client
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -43,7 +45,7 @@ class PushedModel:
   export_dir: str
   serving_dir: str
   logs_dir: str
-  result: local_runner.RunResult
+  result: run_result.RunResult
 
 
 def small_model_config(seed: int = 3, train_steps: int = 60,
@@ -70,7 +72,7 @@ def pushed_model(root: str, num_requests: int = 1_500,
         num_requests=num_requests, num_items=num_items, seed=seed))
   result = local_runner.run(small_model_config(seed, train_steps, match_head),
                             logs, os.path.join(root, "run"),
-                            local_runner.beam_args("in_memory"))
+                            beam_options.beam_args("in_memory"))
   return PushedModel(export_dir=result.pushed_version,
                      serving_dir=result.layout.serving_dir, logs_dir=logs,
                      result=result)

@@ -8,7 +8,7 @@ from models import checks
 from models import cutoffs
 from models import hparams as hparams_lib
 from models import preprocessing_config
-import serving
+from serving import constants
 
 # Where a run may stop, in pipeline order: after the listwise examples, after
 # Transform, after training, after the hitrate validation, or after the push
@@ -21,7 +21,7 @@ BASELINE_RUN_FN = "models.trainer.baseline_run_fn"
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 TUNER_FN = "models.tuner.tuner_fn"
 DEFAULT_PIPELINE_NAME = "coarse-rank"
-DEFAULT_MODEL_NAME = serving.DEFAULT_MODEL_NAME
+DEFAULT_MODEL_NAME = constants.DEFAULT_MODEL_NAME
 # Local Beam runs: DirectRunner with worker processes, or in one process.
 BEAM_MODES = ("multi_processing", "in_memory")
 DEFAULT_BEAM_WORKERS = 2

@@ -19,6 +19,7 @@ from serving import server as server_lib
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
 from tfx_pipeline import outputs
+from tfx_pipeline import run_result
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -34,10 +35,10 @@ class DemoConfig:
   pipeline: config_lib.PipelineConfig = config_lib.PipelineConfig()
 
 
-def _eval_request(result: local_runner.RunResult) -> metrics.EvalSet:
+def _eval_request(result: run_result.RunResult) -> metrics.EvalSet:
   """The eval request with the most purchases among its candidates."""
   sets, contexts = data.read_eval_sets(result.split(
-      local_runner.EXAMPLE_GEN, "eval_candidates", split_lib.EVAL))
+      run_result.EXAMPLE_GEN, "eval_candidates", split_lib.EVAL))
   best = max(range(len(sets)), key=lambda i: int(
       (sets[i].in_scene | sets[i].out_of_scene).sum()))
   return sets[best], contexts[best]

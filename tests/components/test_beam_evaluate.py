@@ -13,7 +13,7 @@ from components.validation import evaluate
 from components.validation import scorers
 from components.validation import scoring
 from testing import evaluation
-from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 
 _KS = ["10", "5%", "25%"]
 
@@ -27,9 +27,9 @@ def _two_workers() -> beam.Pipeline:
 @pytest.mark.slow
 def test_beam_evaluation_equals_the_in_memory_one(pushed, tmp_path):
   result = pushed.result
-  candidates = result.split(local_runner.EXAMPLE_GEN, "eval_candidates",
+  candidates = result.split(run_result.EXAMPLE_GEN, "eval_candidates",
                             split_lib.EVAL)
-  lists = result.split(local_runner.EXAMPLE_GEN, "examples", split_lib.EVAL)
+  lists = result.split(run_result.EXAMPLE_GEN, "examples", split_lib.EVAL)
   model = path_utils.serving_model_path(result.model)
   # The same SavedModel as the last blessed one too: two models per worker.
   saved_models = {scorers.MODEL: model, scorers.BASELINE: model}

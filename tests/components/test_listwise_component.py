@@ -14,8 +14,10 @@ from tfx.utils import dependency_utils
 from components.listwise import encode
 from components.listwise import params as params_lib
 from models import features as f
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -51,7 +53,7 @@ def test_component_in_local_dag_runner(tmp_path, monkeypatch):
                                      stop_after=config_lib.TRANSFORM,
                                      pipeline_name="listwise-test")
   out = str(tmp_path / "out")
-  beam = local_runner.beam_args("in_memory")
+  beam = beam_options.beam_args("in_memory")
   result = local_runner.run(config, logs, out, beam)
   assert [r.component for r in result.components] == [
       "ListwiseExampleGen", "ListwiseSchemaGen", "Transform"]
@@ -68,7 +70,7 @@ def test_component_in_local_dag_runner(tmp_path, monkeypatch):
     by_type.setdefault(types[type_id], []).append(a)
   assert "Examples" in by_type and "components.ListwiseReport" in by_type
 
-  gen = local_runner.EXAMPLE_GEN
+  gen = run_result.EXAMPLE_GEN
   train = _read(result.split(gen, "examples", "train"))
   valid = _read(result.split(gen, "examples", "valid"))
   evals = _read(result.split(gen, "examples", "eval"))
@@ -105,7 +107,7 @@ def test_component_in_local_dag_runner(tmp_path, monkeypatch):
 
   # Transform ran on the examples: transformed train split with id features
   # of the list's shape, padding-free lists here (every slot is filled).
-  parsed = _read(result.split(local_runner.TRANSFORM, "transformed_examples",
+  parsed = _read(result.split(run_result.TRANSFORM, "transformed_examples",
                               "train"))[0]
   item_ids = parsed[f.transformed_name(f.ITEM_ID)]
   assert len(item_ids) == 40 and min(item_ids) > f.PAD_ID

@@ -6,7 +6,7 @@ import types
 from tensorflow.python.eager.polymorphic_function import atomic_function  # pylint: disable=g-direct-tensorflow-import
 
 from components import tf_exit
-from tfx_pipeline import local_runner
+from tfx_pipeline import beam_options
 
 
 def _unraisable(obj, exc_type=TypeError):
@@ -20,7 +20,7 @@ def test_only_tensorflows_finalizer_bug_at_exit_is_dropped():
   assert not tf_exit.is_exit_bug(
       _unraisable(atomic_function.AtomicFunction.__del__, KeyError),
       finalizing=lambda: True)
-  assert not tf_exit.is_exit_bug(_unraisable(local_runner.beam_args),
+  assert not tf_exit.is_exit_bug(_unraisable(beam_options.beam_args),
                                  finalizing=lambda: True)
 
 
@@ -31,7 +31,7 @@ def test_the_hook_forwards_everything_else_and_installs_once(monkeypatch):
   hook = sys.unraisablehook
   tf_exit.install()
   assert sys.unraisablehook is hook
-  other = _unraisable(local_runner.beam_args)
+  other = _unraisable(beam_options.beam_args)
   hook(other)
   hook(_unraisable(atomic_function.AtomicFunction.__del__))  # Not exiting.
   assert len(seen) == 2 and seen[0] is other
@@ -39,5 +39,6 @@ def test_the_hook_forwards_everything_else_and_installs_once(monkeypatch):
 
 def test_beam_worker_processes_import_the_plugin():
   assert (f"--beam_plugins={tf_exit.__name__}"
-          in local_runner.beam_args("multi_processing"))
-  assert local_runner.TF_EXIT_PLUGIN == tf_exit.__name__
+          in beam_options.beam_args("multi_processing"))
+  assert beam_options.TF_EXIT_PLUGIN == tf_exit.__name__
+

@@ -6,7 +6,7 @@ from tfx.components.transform import executor as transform_executor
 from tfx.types import channel
 
 from components.transform import component
-from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 
 
 def test_the_executor_mends_the_data_plane_before_transform_runs(monkeypatch):
@@ -35,7 +35,7 @@ def test_it_is_tfx_transform_under_the_same_id():
       preprocessing_fn="models.preprocessing.preprocessing_fn")
   assert isinstance(transform, tfx.components.Transform)
   # The local runner finds its runs under this id.
-  assert transform.id == local_runner.TRANSFORM == "Transform"
+  assert transform.id == run_result.TRANSFORM == "Transform"
   assert transform.executor_spec.executor_class is component.Executor
   assert (set(transform.outputs)
           == set(tfx.components.Transform(

@@ -14,7 +14,7 @@ from components.validation import executor
 from components.validation import metrics
 from components.validation import scorers
 from testing import evaluation
-from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 
 
 def _artifact(cls, uri, splits=None):
@@ -31,7 +31,7 @@ def _validate(result, model_uri, out):
                        os.path.join(out, "blessing"))
   metrics_artifact = _artifact(component.HitrateMetrics,
                                os.path.join(out, "metrics"))
-  gen = local_runner.EXAMPLE_GEN
+  gen = run_result.EXAMPLE_GEN
   executor.Executor().Do(
       {executor.MODEL_KEY: [_artifact(standard_artifacts.Model, model_uri)],
        executor.EVAL_CANDIDATES_KEY: [_artifact(
@@ -52,7 +52,7 @@ def _validate(result, model_uri, out):
 def test_a_model_scoring_by_popularity_is_refused(pushed, tmp_path):
   result = pushed.result
   sets, _ = data.read_eval_sets(result.split(
-      local_runner.EXAMPLE_GEN, "eval_candidates", split_lib.EVAL))
+      run_result.EXAMPLE_GEN, "eval_candidates", split_lib.EVAL))
   model_uri = str(tmp_path / "model")
   evaluation.save_rule_model(
       path_utils.serving_model_path(model_uri),

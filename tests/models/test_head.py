@@ -1,7 +1,6 @@
 """ScoreHead against its formula in NumPy: the split first layer is the same function as one layer over each candidate's features with its request's appended."""
 
 import numpy as np
-import tensorflow as tf
 
 from models.layers import head as head_lib
 

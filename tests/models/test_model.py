@@ -13,15 +13,16 @@ from components.listwise import encode
 from models import features as f
 from models import hparams as hparams_lib
 from models import losses
-from models.losses import listwise
 from models import model as model_lib
 from models import serving
 from models import trainer
+from models import training
 from models.layers import pooling
 from models.layers import towers
+from models.losses import listwise
 from models.tasks import multi_objective
 from testing import batches
-from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 
 VOCAB = batches.VOCAB
 
@@ -284,16 +285,16 @@ def transformed(pushed, tmp_path_factory):
   """The shared small run's Transform outputs and eval candidate sets."""
   result = pushed.result
   xf = lambda split: os.path.join(result.split(
-      local_runner.TRANSFORM, "transformed_examples", split), "*")
+      run_result.TRANSFORM, "transformed_examples", split), "*")
   return {"root": str(tmp_path_factory.mktemp("model")),
           "train": xf("train"), "eval": xf("eval"),
           "valid_candidates": xf(f.VALID_CANDIDATES_SPLIT),
           "raw_valid_candidates": os.path.join(result.split(
-              local_runner.EXAMPLE_GEN, "examples",
+              run_result.EXAMPLE_GEN, "examples",
               f.VALID_CANDIDATES_SPLIT), "*"),
           "graph": result.transform_graph,
           "eval_sets": os.path.join(result.split(
-              local_runner.EXAMPLE_GEN, "eval_candidates", "eval"), "*")}
+              run_result.EXAMPLE_GEN, "eval_candidates", "eval"), "*")}
 
 
 def _fn_args(transformed, out, hparams, steps):
@@ -303,7 +304,7 @@ def _fn_args(transformed, out, hparams, steps):
       serving_model_dir=os.path.join(out, "serving"),
       model_run_dir=os.path.join(out, "logs"), train_steps=steps,
       eval_steps=2, custom_config=hparams.to_custom_config(),
-      data_accessor=trainer.local_data_accessor())
+      data_accessor=training.local_data_accessor())
 
 
 def _eval_sets(pattern):
@@ -349,11 +350,11 @@ def trained(transformed):
 def test_training_lowers_the_loss(transformed):
   hparams = hparams_lib.HParams(batch_size=32, learning_rate=0.01)
   tf_transform_output = tft.TFTransformOutput(transformed["graph"])
-  data = trainer.input_fn([transformed["train"]],
-                          trainer.local_data_accessor(), tf_transform_output,
-                          hparams.batch_size, shuffle=False)
+  data = training.input_fn([transformed["train"]],
+                           training.local_data_accessor(), tf_transform_output,
+                           hparams.batch_size, shuffle=False)
   batches = list(data.take(4))
-  model = trainer.build_model(tf_transform_output, hparams)
+  model = training.build_model(tf_transform_output, hparams)
   before = np.mean([float(model.compute_loss(b)) for b in batches])
   model.fit(data.repeat(), steps_per_epoch=120, epochs=1, verbose=0)
   after = np.mean([float(model.compute_loss(b)) for b in batches])
@@ -380,7 +381,7 @@ def test_trained_model_beats_random_hitrate(transformed, trained):
   model_rate = _hitrate(sets, model_scores, k)
   assert model_rate > random_rate + 0.1, (model_rate, random_rate)
   assert os.listdir(args.model_run_dir)  # TensorBoard logs
-  summary = trainer.read_training_summary(args.model_run_dir)
+  summary = training.read_training_summary(args.model_run_dir)
   assert summary["train_steps"] == 150
   assert np.isfinite(summary["train_loss"]) and np.isfinite(
       summary["val_loss"])
@@ -425,21 +426,21 @@ def test_served_scores_are_the_model_s_on_the_same_candidates(transformed):
   hparams = hparams_lib.HParams(batch_size=32, learning_rate=0.01)
   out = os.path.join(transformed["root"], "consistency")
   args = _fn_args(transformed, out, hparams, steps=60)
-  model, summary = trainer.fit(args, trainer.build_model, hparams)
+  model, summary = training.fit(args, training.build_model, hparams)
   # The towers' weight the checkpoint choice took is the model's, and the
   # export keeps any other: set one to see it served.
   assert summary["tower_weight"] == float(model.head.tower_weight.numpy())
   model.head.tower_weight.assign(0.25)
   tf_transform_output = tft.TFTransformOutput(transformed["graph"])
-  items = trainer.read_catalog(args.train_files, args.data_accessor,
-                               tf_transform_output)
+  items = training.read_catalog(args.train_files, args.data_accessor,
+                                tf_transform_output)
   serving.export(model, tf_transform_output, hparams, items,
                  args.serving_model_dir)
   serve = tf.saved_model.load(args.serving_model_dir).signatures[
       serving.SERVING_DEFAULT]
   contexts = {e[f.REQUEST_ID][0]: e for e in _eval_sets(
       transformed["raw_valid_candidates"])}
-  batch = next(iter(trainer.input_fn(
+  batch = next(iter(training.input_fn(
       [transformed["valid_candidates"]], args.data_accessor,
       tf_transform_output, batch_size=8, shuffle=False)))
   assert model.head is not None
@@ -543,16 +544,17 @@ def test_in_batch_weight_adds_the_in_batch_softmax_of_the_full_scores(
     transformed):
   hparams = hparams_lib.HParams(batch_size=16, w_in_batch=0.5)
   tf_transform_output = tft.TFTransformOutput(transformed["graph"])
-  accessor = trainer.local_data_accessor()
-  batch = next(iter(trainer.input_fn(
+  accessor = training.local_data_accessor()
+  batch = next(iter(training.input_fn(
       [transformed["train"]], accessor, tf_transform_output,
       hparams.batch_size, shuffle=False)))
-  items = trainer.read_catalog([transformed["train"]], accessor,
-                               tf_transform_output)
-  model = trainer.build_model(tf_transform_output, hparams,
-                              trainer.match_tables([transformed["train"]],
-                                                   accessor,
-                                                   tf_transform_output, items))
+  items = training.read_catalog([transformed["train"]], accessor,
+                                tf_transform_output)
+  model = training.build_model(tf_transform_output, hparams,
+                               training.match_tables([transformed["train"]],
+                                                     accessor,
+                                                     tf_transform_output,
+                                                     items))
   assert model.head is not None
   with_in_batch = float(model.compute_loss(batch))
   model.task.w_in_batch = 0.0

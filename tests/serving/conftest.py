@@ -8,10 +8,11 @@ import pytest
 
 from serving import batching
 from serving import config as config_lib
+from serving import constants
 from serving import server as server_lib
 from testing import serving as serving_testing
 
-MODEL_NAME = config_lib.DEFAULT_MODEL_NAME
+MODEL_NAME = constants.DEFAULT_MODEL_NAME
 # The server's candidate limit in the tests, below the model's own (10,000).
 MAX_CANDIDATES = 2_000
 # Batches of up to 8 requests that wait up to 20 ms for each other: long

@@ -12,7 +12,7 @@ import pytest
 
 from models import serving as model_serving
 from serving import client as client_lib
-from serving import config as config_lib
+from serving import constants
 from serving import rest_client
 from serving import servable as servable_lib
 from serving import signature as signature_lib
@@ -22,7 +22,7 @@ from testing import serving as serving_testing
 
 pytestmark = pytest.mark.slow
 
-_MODEL = config_lib.DEFAULT_MODEL_NAME
+_MODEL = constants.DEFAULT_MODEL_NAME
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,14 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from models import serving as model_serving
 from serving import client as client_lib
-from serving import config as config_lib
+from serving import constants
 from serving import tensors
 from serving import warmup
 from testing import serving as serving_testing
 
 pytestmark = pytest.mark.slow
 
-_MODEL = config_lib.DEFAULT_MODEL_NAME
+_MODEL = constants.DEFAULT_MODEL_NAME
 _NUM_CANDIDATES = 1_000
 
 

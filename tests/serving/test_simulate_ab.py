@@ -11,7 +11,7 @@ from components.raw_logs import contract as c
 from models import features as f
 from models import requests as requests_lib
 from models import serving as model_serving
-import serving
+from serving import constants
 from tfx_pipeline import cli
 from tfx_pipeline.ablation import online_ab
 from tfx_pipeline.synthetic import config as world_config
@@ -61,7 +61,7 @@ def test_the_model_arm_scores_with_the_exported_signature(exported,
       requests, item_ids)
   np.testing.assert_allclose(in_process, expected, rtol=1e-6, atol=1e-6)
   over_grpc = online_ab.grpc_scorer(shared_server.target,
-                                    serving.DEFAULT_MODEL_NAME, world,
+                                    constants.DEFAULT_MODEL_NAME, world,
                                     batch_size=5)(requests, item_ids)
   np.testing.assert_allclose(over_grpc, expected, rtol=1e-5, atol=1e-5)
 

@@ -12,9 +12,10 @@ from components.listwise import params as params_lib
 from components.validation import metrics
 from models import features as f
 from models import hparams as hparams_lib
+from tfx_pipeline import beam_options
 from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
-from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.ablation import config as ablation_config
 from tfx_pipeline.ablation import report
 from tfx_pipeline.ablation import summary
@@ -254,7 +255,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
           validation=config_lib.ValidationConfig(ks=V.DEFAULT_KS)).replace(
               hparams__batch_size=16))
   again = run.run_ablation(logs, out, config, command=saved["command"],
-                           beam_pipeline_args=local_runner.beam_args(
+                           beam_pipeline_args=beam_options.beam_args(
                                "in_memory"))
   assert {s for states in again["states"].values()
           for s in states.values()} == {"cached"}
@@ -269,7 +270,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
   assert runs[(V.FULL, 1)].examples == full.examples
   from components.validation import data  # pylint: disable=g-import-not-at-top
   eval_sets = lambda r: data.read_eval_sets(
-      r.split(local_runner.EXAMPLE_GEN, "eval_candidates", "eval"))[0]
+      r.split(run_result.EXAMPLE_GEN, "eval_candidates", "eval"))[0]
   sets = {"full": eval_sets(full), "uniform": eval_sets(uniform)}
   assert [s.request_id for s in sets["full"]] == [
       s.request_id for s in sets["uniform"]]
@@ -280,7 +281,7 @@ def test_tiny_study_reports_resumes_and_uses_the_same_eval_sets(tmp_path):
     from components.listwise import encode  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     files = tf.io.gfile.glob(os.path.join(result.split(
-        local_runner.EXAMPLE_GEN, "examples", "train"), "*"))
+        run_result.EXAMPLE_GEN, "examples", "train"), "*"))
     items = []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
       e = encode.decode(record.numpy())

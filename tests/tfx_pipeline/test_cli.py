@@ -16,9 +16,11 @@ import pytest
 from components.listwise import beam_pipeline
 from components.listwise import params as params_lib
 from components.raw_logs import contract as c
+from tfx_pipeline import beam_options
 from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.cli import flags
 
 SUBCOMMANDS = ("generate", "validate-logs", "build-examples", "serve",
@@ -262,7 +264,7 @@ def _with_blessing(result, blessed: bool):
   runs = [dataclasses.replace(run, properties={
       uri: {**values, "blessed": int(blessed)}
       for uri, values in run.properties.items()})
-          if run.component == local_runner.VALIDATOR else run
+          if run.component == run_result.VALIDATOR else run
           for run in result.components]
   return dataclasses.replace(result, components=runs)
 
@@ -318,11 +320,11 @@ def test_a_run_stopped_early_prints_its_outputs(logs_dir, tmp_path, capsys):
                    "--stop-after", config_lib.EXAMPLES, "--beam-mode",
                    "in_memory"]) == 0
   printed = capsys.readouterr().out.splitlines()
-  result = local_runner.read_run(out)
+  result = run_result.read_run(out)
   assert [r.component for r in result.components] == [
-      local_runner.EXAMPLE_GEN]
+      run_result.EXAMPLE_GEN]
   assert printed[0] == f"stopped after {config_lib.EXAMPLES}; outputs:"
-  assert (f"  {local_runner.EXAMPLE_GEN}.examples: {result.examples}"
+  assert (f"  {run_result.EXAMPLE_GEN}.examples: {result.examples}"
           in printed)
 
 
@@ -362,7 +364,7 @@ def test_beam_arguments_after_the_separator():
   assert direct == ["--runner=DirectRunner",
                     "--direct_running_mode=multi_processing",
                     "--direct_num_workers=3",
-                    f"--beam_plugins={local_runner.TF_EXIT_PLUGIN}",
+                    f"--beam_plugins={beam_options.TF_EXIT_PLUGIN}",
                     "--direct_runner_bundle_repeat=1"]
   portable = ["--runner=PortableRunner", "--job_endpoint=embed",
               "--environment_type=EXTERNAL",
@@ -370,7 +372,7 @@ def test_beam_arguments_after_the_separator():
   # Another runner replaces the DirectRunner and its options.
   assert flags.beam_args_from(parse("--beam-workers", "3", "--",
                                     *portable)) == [
-      f"--beam_plugins={local_runner.TF_EXIT_PLUGIN}", *portable]
+      f"--beam_plugins={beam_options.TF_EXIT_PLUGIN}", *portable]
 
 
 def test_an_unknown_beam_option_is_passed_on_with_a_warning(caplog):

@@ -1,14 +1,15 @@
 """TFX's cache sees the code: a changed line of the model code reruns the Trainer, an unchanged rerun is cached."""
 
-import os
 import sys
 import textwrap
 
 import pytest
 
 from models import hparams as hparams_lib
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -47,17 +48,17 @@ def test_a_model_code_change_reruns_the_trainer_and_nothing_else(
       train_steps=4, eval_steps=1, stop_after=config_lib.TRAIN,
       run_fn="user_model.model.run_fn")
   run = lambda: local_runner.run(config, logs, str(tmp_path / "run"),
-                                 local_runner.beam_args("in_memory"))
+                                 beam_options.beam_args("in_memory"))
 
   first = _states(run())
-  assert first[local_runner.TRAINER] == "ran"
+  assert first[run_result.TRAINER] == "ran"
   unchanged = _states(run())
-  assert {unchanged[c] for c in (local_runner.EXAMPLE_GEN,
-                                 local_runner.TRANSFORM,
-                                 local_runner.TRAINER)} == {"cached"}
+  assert {unchanged[c] for c in (run_result.EXAMPLE_GEN,
+                                 run_result.TRANSFORM,
+                                 run_result.TRAINER)} == {"cached"}
 
   module.write_text(textwrap.dedent(_MODULE.format(version=2)))
   changed = _states(run())
-  assert changed[local_runner.TRAINER] == "ran"
-  assert changed[local_runner.EXAMPLE_GEN] == "cached"
-  assert changed[local_runner.TRANSFORM] == "cached"
+  assert changed[run_result.TRAINER] == "ran"
+  assert changed[run_result.EXAMPLE_GEN] == "cached"
+  assert changed[run_result.TRANSFORM] == "cached"

@@ -12,6 +12,7 @@ from models import hparams as hparams_lib
 from models import serving
 from serving import client as client_lib
 from testing import serving as serving_testing
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
 from tfx_pipeline.synthetic import config as world_config
@@ -29,7 +30,7 @@ def test_two_runs_on_the_same_logs_give_the_same_model(tmp_path):
   # Beam with worker processes, where the order of the examples it writes
   # changes from run to run.
   runs = [local_runner.run(config, logs, str(tmp_path / name),
-                           local_runner.beam_args("multi_processing"))
+                           beam_options.beam_args("multi_processing"))
           for name in ("first", "second")]
   tables = [report_lib.load(r.metrics) for r in runs]
   for table in tables:

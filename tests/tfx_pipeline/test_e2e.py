@@ -7,12 +7,12 @@ import sys
 import pytest
 
 from tfx_pipeline import demo
-from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 
 _COMMAND = [sys.executable, "-m", "tfx_pipeline.cli"]
 _ENV = dict(os.environ, TF_USE_LEGACY_KERAS="1")
-_COMPONENTS = (local_runner.EXAMPLE_GEN, local_runner.TRANSFORM,
-               local_runner.TRAINER)
+_COMPONENTS = (run_result.EXAMPLE_GEN, run_result.TRANSFORM,
+               run_result.TRAINER)
 
 
 def _cli(*args):
@@ -48,10 +48,10 @@ def test_demo_pushes_a_model_the_server_answers_and_says_only_that(tmp_path):
   assert "Exception ignored" not in run.stderr
 
   run_dir = os.path.join(out, demo.RUN)
-  first_run = local_runner.read_run(run_dir)
+  first_run = run_result.read_run(run_dir)
   first = {r.component: r.state for r in first_run.components}
-  assert first[local_runner.EXAMPLE_GEN] == "ran"
-  assert first[local_runner.TRAINER] == "ran"
+  assert first[run_result.EXAMPLE_GEN] == "ran"
+  assert first[run_result.TRAINER] == "ran"
   assert first_run.pushed_version and not first_run.already_pushed
   base = os.path.dirname(first_run.pushed_version)
   versions = os.listdir(base)
@@ -66,7 +66,7 @@ def test_demo_pushes_a_model_the_server_answers_and_says_only_that(tmp_path):
   assert " INFO absl: " in again_run.stderr
   assert len(again_run.stderr.splitlines()) > 3 * len(lines)
   assert "not pushed again: " in again_run.stdout
-  again = local_runner.read_run(run_dir)
+  again = run_result.read_run(run_dir)
   states = {r.component: r.state for r in again.components}
   for component in _COMPONENTS:
     assert states[component] == "cached", states

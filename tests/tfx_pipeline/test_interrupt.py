@@ -7,9 +7,11 @@ import textwrap
 import pytest
 
 from models import hparams as hparams_lib
+from tfx_pipeline import beam_options
 from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -49,16 +51,16 @@ def test_ctrl_c_in_a_component_stops_with_one_line_and_no_partial_output(
   assert lines == ["stopped: interrupted during Trainer; removed its "
                    "partial outputs (3 folders)"], err
   assert "Traceback" not in err
-  run = local_runner.read_run(out)
-  trainer = run.component(local_runner.TRAINER)
+  run = run_result.read_run(out)
+  trainer = run.component(run_result.TRAINER)
   assert trainer.state == "running"
-  folder = os.path.join(out, "pipeline", local_runner.TRAINER)
+  folder = os.path.join(out, "pipeline", run_result.TRAINER)
   for key in ("model", "model_run"):
     assert not os.path.exists(os.path.join(folder, key,
                                            str(trainer.execution_id)))
   # The components that finished keep their outputs, and the next run
   # reuses them and runs the Trainer anew.
-  transform = run.component(local_runner.TRANSFORM)
+  transform = run.component(run_result.TRANSFORM)
   assert transform.state == "ran"
   assert all(os.path.isdir(u) for uris in transform.outputs.values()
              for u in uris)
@@ -66,7 +68,7 @@ def test_ctrl_c_in_a_component_stops_with_one_line_and_no_partial_output(
       config_lib.PipelineConfig(
           hparams=hparams_lib.HParams(batch_size=16, checkpoints=1),
           train_steps=2, eval_steps=1, stop_after=config_lib.TRAIN),
-      logs, out, local_runner.beam_args("in_memory"))
+      logs, out, beam_options.beam_args("in_memory"))
   states = {r.component: r.state for r in again.components}
-  assert states[local_runner.TRANSFORM] == "cached"
-  assert states[local_runner.TRAINER] == "ran"
+  assert states[run_result.TRANSFORM] == "cached"
+  assert states[run_result.TRAINER] == "ran"

@@ -11,6 +11,7 @@ from components.validation import executor as validation_executor
 from components.validation import report as report_lib
 from models import hparams as hparams_lib
 from models import serving
+from tfx_pipeline import beam_options
 from tfx_pipeline import cli
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
@@ -32,7 +33,7 @@ def _run(root, hparams, steps):
           validation=config_lib.ValidationConfig(k_main="100",
                                                  threshold=THRESHOLD,
                                                  tolerance=0.02)),
-      os.path.join(root, "logs"), root, local_runner.beam_args("in_memory"))
+      os.path.join(root, "logs"), root, beam_options.beam_args("in_memory"))
   report = report_lib.load(result.metrics)
   with open(os.path.join(result.metrics, validation_executor.PLOT_FILE),
             "rb") as f:

@@ -36,8 +36,10 @@ from components.validation import data
 from components.validation import scorers
 from testing import beam_workers
 from testing import evaluation
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.synthetic import config as world_config
 from tfx_pipeline.synthetic import write
 
@@ -70,18 +72,18 @@ class Runs:
     evaluations: runner ("direct", "portable") -> the validator's
       evaluation of the direct run's eval split.
   """
-  direct: local_runner.RunResult
-  portable: local_runner.RunResult
+  direct: run_result.RunResult
+  portable: run_result.RunResult
   portable_args: List[str]
   pool_pid: int
   workers: List[dict]
   evaluations: Dict[str, dict]
 
 
-def _evaluate(run: local_runner.RunResult, model: str, args: List[str],
+def _evaluate(run: run_result.RunResult, model: str, args: List[str],
               output: str) -> dict:
   """The validator's Beam evaluation of `model` on `run`'s eval split."""
-  gen = local_runner.EXAMPLE_GEN
+  gen = run_result.EXAMPLE_GEN
   return beam_evaluate.run(
       data.split_files(run.split(gen, "eval_candidates", split_lib.EVAL)),
       data.split_files(run.split(gen, "examples", split_lib.EVAL)),
@@ -95,15 +97,15 @@ def runs(tmp_path_factory) -> Runs:
   logs = str(root / "logs")
   write.write_logs(logs, WORLD)
   direct = local_runner.run(CONFIG, logs, str(root / "direct"),
-                            local_runner.beam_args("in_memory"))
+                            beam_options.beam_args("in_memory"))
   model = evaluation.save_rule_model(str(root / "model"), evaluation.id_hash)
   evaluations = {"direct": _evaluate(
-      direct, model, local_runner.beam_args("in_memory"),
+      direct, model, beam_options.beam_args("in_memory"),
       str(root / "direct.json"))}
   pool_dir = root / "pool"
   pool_dir.mkdir()
   with beam_workers.worker_pool(str(pool_dir)) as pool:
-    args = local_runner.beam_args(extra=pool.beam_args())
+    args = beam_options.beam_args(extra=pool.beam_args())
     portable = local_runner.run(CONFIG, logs, str(root / "portable"), args)
     evaluations["portable"] = _evaluate(direct, model, args,
                                         str(root / "portable.json"))
@@ -152,7 +154,7 @@ def test_portable_run_used_the_pools_worker_processes(runs):
   for worker in runs.workers:
     assert worker["pid"] not in (driver, runs.pool_pid)
     assert worker["ppid"] == runs.pool_pid
-    assert _option(worker, "beam_plugins") == [local_runner.TF_EXIT_PLUGIN]
+    assert _option(worker, "beam_plugins") == [beam_options.TF_EXIT_PLUGIN]
   assert len({w["pid"] for w in runs.workers}) == len(runs.workers)
   # Stopping the pool stopped its workers too (a killed worker that holds
   # TensorFlow takes a moment to exit).
@@ -176,7 +178,7 @@ def test_portable_run_used_the_pools_worker_processes(runs):
 
 @pytest.mark.slow
 def test_listwise_examples_equal_directs(runs):
-  component = local_runner.EXAMPLE_GEN
+  component = run_result.EXAMPLE_GEN
   for split in EXAMPLE_SPLITS:
     direct = _records(runs.direct.split(component, "examples", split))
     assert direct, split
@@ -202,14 +204,14 @@ def _dense(value) -> np.ndarray:
 
 @pytest.mark.slow
 def test_transform_equals_directs(runs):
-  component = local_runner.TRANSFORM
+  component = run_result.TRANSFORM
   for split in (split_lib.TRAIN, split_lib.VALID):
     assert _records(runs.portable.split(
         component, "transformed_examples", split)) == _records(
             runs.direct.split(component, "transformed_examples", split))
   # Both transform graphs (vocabularies, quantile boundaries, item
   # statistics) applied to the same raw examples.
-  raw = _serialized(runs.direct.split(local_runner.EXAMPLE_GEN, "examples",
+  raw = _serialized(runs.direct.split(run_result.EXAMPLE_GEN, "examples",
                                       split_lib.TRAIN))
   outputs = []
   for run in (runs.direct, runs.portable):

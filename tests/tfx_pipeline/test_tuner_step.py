@@ -6,10 +6,12 @@ import os
 
 import pytest
 
-from models import trainer
+from models import training
 from models import tuner
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 
 
 @pytest.mark.e2e
@@ -22,7 +24,7 @@ def test_trainer_starts_from_the_best_trial(pushed):
           hparams__batch_size=16, hparams__checkpoints=2)
   result = local_runner.run(config, pushed.logs_dir,
                             pushed.result.layout.output_dir,
-                            local_runner.beam_args("in_memory"))
+                            beam_options.beam_args("in_memory"))
   states = {r.component: r.state for r in result.components}
   assert states["Transform"] == "cached"
   names = [r.component for r in result.components]
@@ -37,8 +39,8 @@ def test_trainer_starts_from_the_best_trial(pushed):
   # the validation candidate-set hitrate by default, highest wins.
   assert config.hparams.checkpoint_metric == "candidate_hitrate"
   top = max(t["score"] for t in trials)
-  used = trainer.read_training_summary(
-      result.uri(local_runner.TRAINER, "model_run"))["hparams"]
+  used = training.read_training_summary(
+      result.uri(run_result.TRAINER, "model_run"))["hparams"]
   # On a tie any of the best trials may be the one the Tuner names.
   assert any(all(used[name] == t[name] for name in tuner.SEARCH_SPACE)
              for t in trials if t["score"] == top)

@@ -9,9 +9,10 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from components.validation import report as metrics_report
 from components.validation import scorers
-from models import trainer
+from models import training
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import local_runner
+from tfx_pipeline import run_result
 from tfx_pipeline.ablation import summary
 from tfx_pipeline.ablation import variants as variants_lib
 from tfx_pipeline.synthetic import config as synthetic_config
@@ -100,9 +101,9 @@ def _logs(out_dir: str, name: str, num_requests: Optional[int]) -> str:
   return logs
 
 
-def _losses(result: local_runner.RunResult) -> Dict[str, float]:
-  values = trainer.read_training_summary(
-      result.uri(local_runner.TRAINER, "model_run"))
+def _losses(result: run_result.RunResult) -> Dict[str, float]:
+  values = training.read_training_summary(
+      result.uri(run_result.TRAINER, "model_run"))
   return {name: float(values[name]) for name in LOSSES}
 
 

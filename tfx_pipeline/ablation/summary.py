@@ -7,7 +7,6 @@ from typing import Dict, Mapping, Sequence, Tuple
 import numpy as np
 
 from components.validation import evaluate
-from components.validation import scorers
 
 # {scorer: {seed: {metric: value}}}
 Results = Mapping[str, Mapping[int, Mapping[str, float]]]

@@ -13,12 +13,12 @@ INTERRUPTED = 130  # Ctrl-C, as a shell reports a process SIGINT stopped.
 # (module, exception class, exit status, message prefix). A class is looked
 # up only if its module is already imported: an exception of a module that
 # was never imported cannot have been raised, and `--help` stays light.
-_TABLE = (
+TABLE = (
     ("components.raw_logs.files", "LogSchemaError", USAGE, "schema error"),
     ("components.listwise.report", "QuarantineLimitError", FAILED, "error"),
     ("tfx_pipeline.cli.flags", "UsageError", USAGE, "error"),
     ("tfx_pipeline.synthetic.write", "OutputNotEmptyError", USAGE, "error"),
-    ("tfx_pipeline.local_runner", "NoRunError", USAGE, "error"),
+    ("tfx_pipeline.run_result", "NoRunError", USAGE, "error"),
     ("tfx_pipeline.local_runner", "Interrupted", INTERRUPTED, "stopped"),
     ("tfx_pipeline.outputs", "OutputDirError", USAGE, "error"),
     ("tfx_pipeline.outputs", "OutputNotEmptyError", USAGE, "error"),
@@ -31,7 +31,7 @@ _TABLE = (
 
 def classify(error: BaseException) -> Optional[Tuple[int, str]]:
   """(exit status, message prefix) of a known error, None otherwise."""
-  for module, name, status, prefix in _TABLE:
+  for module, name, status, prefix in TABLE:
     cls = getattr(sys.modules.get(module), name, None)
     if cls is not None and isinstance(error, cls):
       return status, prefix

@@ -7,6 +7,7 @@ import logging
 import re
 from typing import Any, Callable, Dict, List, Optional, Type, TypeVar
 
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 
 T = TypeVar("T")
@@ -261,7 +262,6 @@ def beam_args_from(args: argparse.Namespace) -> List[str]:
   Raises:
     UsageError: a malformed Beam argument (see `checked_beam_args`).
   """
-  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
 
   beam_args = checked_beam_args(args.beam_args)
   unknown = unknown_beam_options(beam_args)
@@ -270,4 +270,4 @@ def beam_args_from(args: argparse.Namespace) -> List[str]:
         "Beam options no Beam option class knows, passed on as given (a "
         "typo, or an option of the runner's own): %s",
         ", ".join(f"--{name}" for name in unknown))
-  return local_runner.beam_args(args.beam_mode, args.beam_workers, beam_args)
+  return beam_options.beam_args(args.beam_mode, args.beam_workers, beam_args)

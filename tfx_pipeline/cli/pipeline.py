@@ -70,16 +70,16 @@ def _report(args: argparse.Namespace) -> int:
   where the plot is. Exit status: 0 printed, 2 no such run.
   """
   from components.validation import report  # pylint: disable=g-import-not-at-top
-  from tfx_pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  from tfx_pipeline import run_result  # pylint: disable=g-import-not-at-top
 
-  runs = local_runner.executions_of(args.run_dir, local_runner.VALIDATOR,
-                                    args.pipeline_name)
+  runs = run_result.executions_of(args.run_dir, run_result.VALIDATOR,
+                                  args.pipeline_name)
   if args.run is not None:
     runs = [r for r in runs if r.execution_id == args.run]
   runs = [r for r in runs if r.outputs.get("metrics")]
   if not runs:
     which = f"run {args.run}" if args.run is not None else "any run"
-    raise local_runner.NoRunError(
+    raise run_result.NoRunError(
         f"no hitrate metrics of {which} of pipeline {args.pipeline_name!r} "
         f"in {args.run_dir}")
   uri = runs[-1].outputs["metrics"][0]

@@ -5,7 +5,7 @@ import json
 import sys
 from typing import List
 
-import serving
+from serving import constants
 from tfx_pipeline.cli import errors
 from tfx_pipeline.cli import flags
 
@@ -173,7 +173,7 @@ def add_parsers(sub) -> None:
   serve.add_argument("--model_name", "--model-name", dest="model_name",
                      default=None,
                      help=f"name of the model (default: "
-                          f"{serving.DEFAULT_MODEL_NAME})")
+                          f"{constants.DEFAULT_MODEL_NAME})")
   serve.add_argument("--model_base_path", "--model-base-path",
                      dest="model_base_path", default=None,
                      help="folder holding the model's numeric version "
@@ -202,7 +202,7 @@ def add_parsers(sub) -> None:
   query.add_argument("--server", default="localhost:8500",
                      help="host:port of the gRPC server "
                           "(default: %(default)s)")
-  query.add_argument("--model-name", default=serving.DEFAULT_MODEL_NAME,
+  query.add_argument("--model-name", default=constants.DEFAULT_MODEL_NAME,
                      help="model to call (default: %(default)s)")
   query.add_argument("--version", type=int, default=None,
                      help="model version (default: the newest served)")

@@ -7,7 +7,7 @@ import os
 import shlex
 import time
 
-import serving
+from serving import constants
 from tfx_pipeline import outputs
 from tfx_pipeline.cli import errors
 from tfx_pipeline.cli import flags
@@ -165,7 +165,7 @@ def add_parser(sub) -> None:
   parser.add_argument("--grpc", default=None, metavar="HOST:PORT",
                       help="score the model arm through this gRPC server "
                            "instead of in process")
-  parser.add_argument("--model-name", default=serving.DEFAULT_MODEL_NAME,
+  parser.add_argument("--model-name", default=constants.DEFAULT_MODEL_NAME,
                       help="with --grpc: the served model's name "
                            "(default: %(default)s)")
   parser.add_argument("--no-model", action="store_true",
