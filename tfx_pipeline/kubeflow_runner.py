@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import yaml
 from tfx import v1 as tfx
 
+from tfx_pipeline import beam_options
 from tfx_pipeline import config as config_lib
 from tfx_pipeline import pipeline as pipeline_lib
 # Pipeline names KubeflowV2DagRunner accepts.
@@ -75,7 +76,8 @@ def compile_pipeline(image: str, pipeline_root: str, output_file: str,
     serving_dir: where blessed models are pushed; default
       `<pipeline_root>/serving`.
     beam_pipeline_args: Beam options of the Beam-based steps, e.g. for
-      Dataflow.
+      Dataflow; the worker plugin (beam_options.with_plugin) goes first, as
+      in local runs.
 
   Returns:
     `output_file`.
@@ -93,7 +95,8 @@ def compile_pipeline(image: str, pipeline_root: str, output_file: str,
     _check_remote_path(name, path)
   pipeline = pipeline_lib.create_pipeline(
       config, logs_dir=logs_dir, pipeline_root=pipeline_root,
-      serving_dir=serving_dir, beam_pipeline_args=list(beam_pipeline_args))
+      serving_dir=serving_dir,
+      beam_pipeline_args=beam_options.with_plugin(beam_pipeline_args))
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True))

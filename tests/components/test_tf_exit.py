@@ -42,3 +42,11 @@ def test_beam_worker_processes_import_the_plugin():
           in beam_options.beam_args("multi_processing"))
   assert beam_options.TF_EXIT_PLUGIN == tf_exit.__name__
 
+
+def test_another_runner_and_kubeflow_load_the_plugin_once():
+  plugin = f"--beam_plugins={tf_exit.__name__}"
+  dataflow = ["--runner=DataflowRunner", "--project=p"]
+  assert beam_options.beam_args(extra=dataflow) == [plugin, *dataflow]
+  assert beam_options.with_plugin(dataflow) == [plugin, *dataflow]
+  assert beam_options.with_plugin([plugin, *dataflow]) == [plugin, *dataflow]
+  assert beam_options.with_plugin([]) == [plugin]

@@ -144,7 +144,8 @@ def test_parameters_are_in_the_spec(compiled):
   assert "module_file" not in spec.root.dag.tasks["Trainer"].inputs.parameters
   for task in ("ListwiseExampleGen", "Transform"):
     args = list(_executor(spec, deployment, task).container.args)
-    assert args[-len(BEAM_ARGS):] == BEAM_ARGS
+    assert args[-len(BEAM_ARGS) - 1:] == [
+        "--beam_plugins=components.tf_exit", *BEAM_ARGS]
 
 
 def test_pipeline_root_and_name_are_set(compiled):
