@@ -1,7 +1,7 @@
 """The versioned listwise training-example schema and its parsing spec."""
 
 import os
-from typing import Dict, Optional
+from typing import Dict
 
 import tensorflow as tf
 from google.protobuf import text_format
@@ -24,28 +24,32 @@ _LIST_FEATURES = frozenset(f.LIST_STRING_FEATURES + f.LIST_FLOAT_FEATURES +
 def _set_size(feature: schema_pb2.Feature, size: int) -> None:
   if size < 1:
     raise ValueError(f"{feature.name}: size must be >= 1, got {size}")
-  feature.shape.dim[0].size = size
+  if feature.shape.dim:
+    raise ValueError(f"{SCHEMA_FILE}: {feature.name} has a size of its own; "
+                     "list and history sizes come from ListwiseParams only")
+  feature.shape.dim.add().size = size
 
 
-def load_schema(list_size: Optional[int] = None,
-                history_length: Optional[int] = None) -> schema_pb2.Schema:
+def load_schema(list_size: int, history_length: int) -> schema_pb2.Schema:
   """The training-example schema, with the list and history sizes set.
 
+  SCHEMA_FILE gives list features and `user_history` no shape: their sizes
+  are the run's ListwiseParams (components/listwise/params.py) and are
+  written once, there.
+
   Args:
-    list_size: number of values of every list feature; None keeps the file's
-      default (40).
-    history_length: number of values of `user_history`; None keeps the file's
-      default (20).
+    list_size: number of values of every list feature.
+    history_length: number of values of `user_history`.
 
   Returns:
-    The parsed schema of SCHEMA_FILE, sizes replaced where given.
+    The parsed schema of SCHEMA_FILE with those sizes.
   """
   with open(SCHEMA_FILE, encoding="utf-8") as schema_file:
     schema = text_format.Parse(schema_file.read(), schema_pb2.Schema())
   for feature in schema.feature:
-    if list_size is not None and feature.name in _LIST_FEATURES:
+    if feature.name in _LIST_FEATURES:
       _set_size(feature, list_size)
-    elif history_length is not None and feature.name == f.USER_HISTORY:
+    elif feature.name == f.USER_HISTORY:
       _set_size(feature, history_length)
   return schema
 

@@ -28,7 +28,7 @@ class ScoreHead(tf.keras.layers.Layer):
     float `[batch, num]`.
   """
 
-  def __init__(self, hidden_dim: int = 32, **kwargs):
+  def __init__(self, hidden_dim: int, **kwargs):
     super().__init__(**kwargs)
     self.hidden_dim = hidden_dim
     # Unit 0 is the linear part, units 1.. the hidden layer's.

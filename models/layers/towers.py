@@ -81,8 +81,8 @@ class _Tower(tf.keras.layers.Layer):
   """
 
   def __init__(self, vocab: Dict[str, int], feature_dim: int, hidden_dim: int,
-               embedding_dim: int, mlp_name: str, embedding_l2: float = 0.0,
-               dropout: float = 0.0, id_dropout: float = 0.0, **kwargs):
+               embedding_dim: int, mlp_name: str, *, embedding_l2: float,
+               dropout: float, id_dropout: float, **kwargs):
     super().__init__(**kwargs)
     self._config = dict(vocab=dict(vocab), feature_dim=feature_dim,
                         hidden_dim=hidden_dim, embedding_dim=embedding_dim,
@@ -130,8 +130,8 @@ class QueryTower(_Tower):
     L2-normalised query embeddings `[batch, embedding_dim]`.
   """
 
-  def __init__(self, vocab: Dict[str, int], feature_dim: int = 32,
-               hidden_dim: int = 64, embedding_dim: int = 32, **kwargs):
+  def __init__(self, vocab: Dict[str, int], *, feature_dim: int,
+               hidden_dim: int, embedding_dim: int, **kwargs):
     super().__init__(vocab, feature_dim, hidden_dim, embedding_dim,
                      "query_mlp", **kwargs)
     emb = self._embedding
@@ -190,8 +190,8 @@ class ItemTower(_Tower):
     L2-normalised item embeddings `[..., embedding_dim]`.
   """
 
-  def __init__(self, vocab: Dict[str, int], feature_dim: int = 32,
-               hidden_dim: int = 64, embedding_dim: int = 32, **kwargs):
+  def __init__(self, vocab: Dict[str, int], *, feature_dim: int,
+               hidden_dim: int, embedding_dim: int, **kwargs):
     super().__init__(vocab, feature_dim, hidden_dim, embedding_dim,
                      "item_mlp", **kwargs)
     self.item = self._embedding(vocab["items"], "item")

@@ -17,6 +17,7 @@ from models import model as model_lib
 from models import serving
 from models import trainer
 from models import training
+from models.layers import head as head_lib
 from models.layers import pooling
 from models.layers import towers
 from models.losses import listwise
@@ -82,7 +83,8 @@ def test_item_tower_equals_the_mlp_over_concatenated_embeddings():
   # the gradients are those of the MLP over the concatenated embeddings.
   tf.keras.utils.set_random_seed(4)
   tower = towers.ItemTower(VOCAB, feature_dim=8, hidden_dim=16,
-                           embedding_dim=6)
+                           embedding_dim=6, embedding_l2=0.0, dropout=0.0,
+                           id_dropout=0.0)
   batch = _transformed_batch()
 
   def concatenated(inputs):
@@ -589,6 +591,22 @@ def test_the_task_takes_every_default_from_hparams():
     assert config[name] == getattr(hparams, name), name
   with pytest.raises(TypeError):
     multi_objective.MultiObjectiveListwiseTask()  # pylint: disable=no-value-for-parameter
+
+
+def test_the_towers_and_the_head_take_every_size_from_hparams():
+  hparams = hparams_lib.HParams(feature_dim=5, hidden_dim=7, embedding_dim=3,
+                                embedding_l2=1e-5, dropout=0.2,
+                                id_dropout=0.1, head_hidden_dim=9)
+  for tower in towers.build_towers(towers.VocabSizes(**VOCAB), hparams):
+    config = tower.get_config()
+    for name in ("feature_dim", "hidden_dim", "embedding_dim", "embedding_l2",
+                 "dropout", "id_dropout"):
+      assert config[name] == getattr(hparams, name), name
+  for cls in (towers.QueryTower, towers.ItemTower):
+    with pytest.raises(TypeError):
+      cls(VOCAB)  # pylint: disable=missing-kwoa
+  with pytest.raises(TypeError):
+    head_lib.ScoreHead()  # pylint: disable=no-value-for-parameter
 
 
 def test_the_task_distils_from_the_transformed_teacher():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from google.protobuf import text_format
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -24,8 +25,16 @@ def _sizes(schema):
           for feature in schema.feature}
 
 
+_DEFAULTS = params_lib.ListwiseParams()
+
+
+def _load(list_size=_DEFAULTS.list_size,
+          history_length=_DEFAULTS.history_length):
+  return schema_lib.load_schema(list_size, history_length)
+
+
 def test_schema_covers_exactly_the_training_features():
-  schema = schema_lib.load_schema()
+  schema = _load()
   names = [feature.name for feature in schema.feature]
   assert len(names) == len(set(names))
   assert set(names) == set(f.TRAIN_STRING_FEATURES + f.TRAIN_FLOAT_FEATURES +
@@ -35,21 +44,27 @@ def test_schema_covers_exactly_the_training_features():
     assert feature.presence.min_fraction == 1.0
 
 
-def test_default_sizes_match_the_listwise_defaults():
-  defaults = params_lib.ListwiseParams()
-  sizes = _sizes(schema_lib.load_schema())
+def test_the_file_leaves_list_and_history_sizes_to_the_listwise_params():
+  with open(schema_lib.SCHEMA_FILE, encoding="utf-8") as schema_file:
+    raw = text_format.Parse(schema_file.read(), schema_pb2.Schema())
+  for name, size in _sizes(raw).items():
+    if name in _LIST_FEATURES or name == f.USER_HISTORY:
+      assert size == [], name
+    else:
+      assert size == [1], name
+  sizes = _sizes(_load())
   for name, size in sizes.items():
     if name in _LIST_FEATURES:
-      assert size == [defaults.list_size], name
+      assert size == [_DEFAULTS.list_size], name
     elif name == f.USER_HISTORY:
-      assert size == [defaults.history_length]
+      assert size == [_DEFAULTS.history_length]
     else:
       assert size == [1], name
 
 
 def test_value_domains():
   domains = {feature.name: (feature.int_domain.min, feature.int_domain.max)
-             for feature in schema_lib.load_schema().feature
+             for feature in _load().feature
              if feature.HasField("int_domain")}
   for name in f.LABELS + (f.MASK, f.FINE_SCORE_MASK):
     assert domains[name] == (0, 1)
@@ -62,7 +77,7 @@ def test_version_is_recorded_in_file_and_annotation():
   with open(schema_lib.SCHEMA_FILE, encoding="utf-8") as schema_file:
     first_line = schema_file.readline().strip()
   assert first_line == f"# schema version {schema_lib.SCHEMA_VERSION}"
-  assert list(schema_lib.load_schema().annotation.tag) == [
+  assert list(_load().annotation.tag) == [
       schema_lib.SCHEMA_VERSION_TAG]
 
 
@@ -72,7 +87,7 @@ def test_sizes_are_configurable():
   assert sizes[f.USER_HISTORY] == [2]
   assert sizes[f.USER_ID] == [1]
   with pytest.raises(ValueError, match="size must be >= 1"):
-    schema_lib.load_schema(list_size=0)
+    schema_lib.load_schema(list_size=0, history_length=2)
 
 
 @pytest.mark.parametrize("list_size,history_length", [(40, 20), (6, 3)])

@@ -186,7 +186,8 @@ def test_read_catalog_keeps_valid_entries_in_order():
 def test_embedding_table_rows_and_lookup_by_raw_id():
   tf.keras.utils.set_random_seed(1)
   tower = towers.ItemTower(batches.VOCAB, feature_dim=4, hidden_dim=8,
-                           embedding_dim=3)
+                           embedding_dim=3, embedding_l2=0.0, dropout=0.0,
+                           id_dropout=0.0)
   items = _catalog()
   num_oov = 2
   table = catalog_lib.embedding_table(tower, items, num_oov, batch_size=3)
