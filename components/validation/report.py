@@ -1,6 +1,7 @@
 """Reads a HitrateMetrics artifact and formats it as a table."""
 
 import json
+import math
 import os
 
 from components.validation import metrics
@@ -23,9 +24,11 @@ def format_report(report: dict, metrics_uri: str) -> str:
           f"{'n/a' if v is None else f'{v:.3f}':>{width}}" for v in cells))
   ndcg_key = next(k for k in report if k.startswith("ndcg@"))
   lines.append("")
+  # A scorer with no score on the exposed lists (the counts yardstick) has
+  # no NDCG there (None, or NaN in older reports): it is left out.
   lines.append(f"{ndcg_key} on exposed lists: " + ", ".join(
-      f"{scorer} {('n/a' if v is None else f'{v:.3f}')}"
-      for scorer, v in report[ndcg_key].items()))
+      f"{scorer} {v:.3f}" for scorer, v in report[ndcg_key].items()
+      if v is not None and math.isfinite(v)))
   lines.append(f"eval requests {report['requests']:,}, purchases "
                f"{report['purchases']:,}, head items: >= "
                f"{report['head_min_exposures']} train exposures")
