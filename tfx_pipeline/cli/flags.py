@@ -191,7 +191,7 @@ BEAM_ARGS_HELP = ("Beam pipeline options after --, each --name=value or "
                   "--switch; a --runner (e.g. --runner=PortableRunner, "
                   "DataflowRunner, FlinkRunner, SparkRunner) replaces the "
                   "DirectRunner and its --beam-mode and --beam-workers "
-                  "(see the README's scale-out section)")
+                  "(see docs/scale.md)")
 _BEAM_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.DOTALL)
 
 
