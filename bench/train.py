@@ -7,8 +7,9 @@ each timed step is one compiled `train_step` on a cached batch.
 
 Then, in the same process, trains the coarse ranker as the Trainer builds
 it (training.build_model, with the match head's count tables when
-`--match-head` is on, as by default) and the baseline (models/baseline.py: the same towers, tfrs.tasks.Retrieval
-over (query, clicked item) pairs) for the same number of steps at the same
+`--match-head` is on, as by default) and the baseline (models/baseline.py:
+the same towers, tfrs.tasks.Retrieval over (query, clicked item) pairs)
+for the same number of steps at the same
 batch size, after a warm-up that includes tf.function tracing. The two are
 timed in alternating order for several rounds; lists per second are the
 medians over rounds, the ratio model / baseline the median of the per-round

@@ -1,7 +1,8 @@
 """Training the coarse ranker outside any entry point: input, count tables, the fit that keeps the best checkpoint, the training summary.
 
 The Trainer's run_fn (trainer.py) and the Tuner's trials (tuner.py) both
-train through `fit`; neither imports the other's entry point.
+train through `fit`; trainer.py reads the Tuner's best values through
+tuner.py, which imports only this module: no cycle.
 """
 
 import json

@@ -127,8 +127,8 @@ class RankingClient:
     self._version_label = version_label
     self._pad_candidates_to = pad_candidates_to
     self._history_length = history_length
-    self._channel = channel or grpc.insecure_channel(target,
-                                                     options=constants.GRPC_OPTIONS)
+    self._channel = channel or grpc.insecure_channel(
+        target, options=constants.GRPC_OPTIONS)
     self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(
         self._channel)
     self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)

@@ -8,6 +8,7 @@ import tensorflow as tf
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import constants
+
 _PLATFORM = "tensorflow"
 
 

@@ -1,4 +1,4 @@
-"""What the server and its clients agree on, the one module both import: the default model name, gRPC message limits, the REST version header."""
+"""What the server and its clients agree on: the default model name, gRPC message limits, the REST version header (the other modules both sides import are codecs: tensors.py, rest_json.py, errors.py)."""
 
 # The served model's name, unless a config names another.
 DEFAULT_MODEL_NAME = "coarse_ranker"

@@ -49,8 +49,9 @@ def import_graph(modules: Dict[str, str]) -> Dict[str, Set[str]]:
     for node in ast.walk(tree):
       if isinstance(node, ast.Import):
         names = [alias.name for alias in node.names]
-      elif isinstance(node, ast.ImportFrom) and node.module:
-        assert node.level == 0, f"{path}: relative import"
+      elif isinstance(node, ast.ImportFrom):
+        # A relative import would escape the names resolved here.
+        assert node.level == 0 and node.module, f"{path}: relative import"
         names = [f"{node.module}.{alias.name}" for alias in node.names]
       else:
         continue

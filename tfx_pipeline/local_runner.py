@@ -79,8 +79,8 @@ def run(config: config_lib.PipelineConfig, logs_dir: str, output_dir: str,
     logs_dir: raw logs.
     output_dir: pipeline root, ML Metadata (SQLite) and serving directory go
       under it (see run_result.OutputLayout).
-    beam_pipeline_args: Beam options (see beam_options.beam_args); default DirectRunner
-      with worker processes.
+    beam_pipeline_args: Beam options (see beam_options.beam_args); default
+      DirectRunner with worker processes.
     enable_cache: reuse the results of unchanged components.
 
   Returns:

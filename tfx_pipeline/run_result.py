@@ -30,6 +30,8 @@ _STATES = {
 }
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT,
                   metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
 class NoRunError(FileNotFoundError):
   """No run (or not the one asked for) is recorded in the ML Metadata store."""
 

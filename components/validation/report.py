@@ -25,7 +25,7 @@ def format_report(report: dict, metrics_uri: str) -> str:
   ndcg_key = next(k for k in report if k.startswith("ndcg@"))
   lines.append("")
   # A scorer with no score on the exposed lists (the counts yardstick) has
-  # no NDCG there (None, or NaN in older reports): it is left out.
+  # no NDCG there (NaN, as the executor writes it, or None): it is left out.
   lines.append(f"{ndcg_key} on exposed lists: " + ", ".join(
       f"{scorer} {v:.3f}" for scorer, v in report[ndcg_key].items()
       if v is not None and math.isfinite(v)))

@@ -34,7 +34,7 @@ def test_it_is_tfx_transform_under_the_same_id():
       examples=examples, schema=schema,
       preprocessing_fn="models.preprocessing.preprocessing_fn")
   assert isinstance(transform, tfx.components.Transform)
-  # The local runner finds its runs under this id.
+  # run_result finds its runs under this id.
   assert transform.id == run_result.TRANSFORM == "Transform"
   assert transform.executor_spec.executor_class is component.Executor
   assert (set(transform.outputs)

@@ -81,6 +81,19 @@ def test_version_is_recorded_in_file_and_annotation():
       schema_lib.SCHEMA_VERSION_TAG]
 
 
+def test_a_schema_file_with_a_size_of_its_own_is_refused(tmp_path,
+                                                          monkeypatch):
+  with open(schema_lib.SCHEMA_FILE, encoding="utf-8") as schema_file:
+    raw = text_format.Parse(schema_file.read(), schema_pb2.Schema())
+  item = next(x for x in raw.feature if x.name == f.ITEM_ID)
+  item.shape.dim.add().size = 40
+  path = tmp_path / "listwise_schema.pbtxt"
+  path.write_text(text_format.MessageToString(raw), encoding="utf-8")
+  monkeypatch.setattr(schema_lib, "SCHEMA_FILE", str(path))
+  with pytest.raises(ValueError, match="item_id has a size of its own"):
+    _load()
+
+
 def test_sizes_are_configurable():
   sizes = _sizes(schema_lib.load_schema(list_size=7, history_length=2))
   assert sizes[f.ITEM_ID] == [7] and sizes[f.MASK] == [7]

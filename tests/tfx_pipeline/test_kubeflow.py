@@ -142,7 +142,7 @@ def test_parameters_are_in_the_spec(compiled):
   assert _constant(spec, "UpdateModelsConfig", "serving_dir") == SERVING
   # No module_file: nothing is packaged under the pipeline root.
   assert "module_file" not in spec.root.dag.tasks["Trainer"].inputs.parameters
-  for task in ("ListwiseExampleGen", "Transform"):
+  for task in ("ListwiseExampleGen", "Transform", "HitrateValidator"):
     args = list(_executor(spec, deployment, task).container.args)
     assert args[-len(BEAM_ARGS) - 1:] == [
         "--beam_plugins=components.tf_exit", *BEAM_ARGS]
