@@ -66,7 +66,8 @@ def test_masked_mean_pooling_matches_numpy():
 @pytest.mark.parametrize("tower_cls", [towers.QueryTower, towers.ItemTower])
 def test_towers_round_trip_through_serialization(tower_cls):
   tf.keras.utils.set_random_seed(1)
-  tower = tower_cls(VOCAB, feature_dim=8, hidden_dim=16, embedding_dim=6)
+  tower = tower_cls(VOCAB, feature_dim=8, hidden_dim=16, embedding_dim=6,
+                    embedding_l2=1e-5, dropout=0.1, id_dropout=0.1)
   batch = _transformed_batch()
   out = tower(batch).numpy()
   assert np.allclose(np.linalg.norm(out, axis=-1), 1.0, atol=1e-5)
