@@ -219,9 +219,8 @@ def main() -> None:
 
     items = training.read_catalog([pattern], training.local_data_accessor(),
                                   tf_transform_output)
-    tables = (training.match_tables([pattern], training.local_data_accessor(),
-                                    tf_transform_output, items)
-              if hparams.match_head else None)
+    tables = training.head_tables([pattern], training.local_data_accessor(),
+                                  tf_transform_output, hparams, items)
     tf.keras.utils.set_random_seed(args.seed)
     models = {"coarse ranker": training.build_model(tf_transform_output,
                                                     hparams, tables),

@@ -80,6 +80,21 @@ def match_tables(train_files: List[str],
       attributes)
 
 
+def head_tables(train_files: List[str],
+                data_accessor: fn_args_utils.DataAccessor,
+                tf_transform_output: tft.TFTransformOutput,
+                hparams: hparams_lib.HParams,
+                items: Optional[catalog.Catalog] = None
+                ) -> Optional[match.MatchTables]:
+  """The match head's count tables when `hparams.match_head`, else None;
+  `items` is the catalog if already read."""
+  if not hparams.match_head:
+    return None
+  if items is None:
+    items = read_catalog(train_files, data_accessor, tf_transform_output)
+  return match_tables(train_files, data_accessor, tf_transform_output, items)
+
+
 def build_model(tf_transform_output: tft.TFTransformOutput,
                 hparams: hparams_lib.HParams,
                 tables: Optional[match.MatchTables] = None
@@ -173,13 +188,8 @@ def fit(fn_args: fn_args_utils.FnArgs, build_fn: BuildFn,
   tf.keras.utils.set_random_seed(hparams.seed)
   tf.config.experimental.enable_op_determinism()
   tf_transform_output = tft.TFTransformOutput(transform_dir(fn_args))
-  tables = None
-  if hparams.match_head:
-    if items is None:
-      items = read_catalog(fn_args.train_files, fn_args.data_accessor,
-                           tf_transform_output)
-    tables = match_tables(fn_args.train_files, fn_args.data_accessor,
-                          tf_transform_output, items)
+  tables = head_tables(fn_args.train_files, fn_args.data_accessor,
+                       tf_transform_output, hparams, items)
   train = ordered_input.dataset(fn_args.train_files, tf_transform_output,
                                 hparams.batch_size, shuffle=True,
                                 seed=hparams.seed)
